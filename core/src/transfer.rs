@@ -1,0 +1,468 @@
+//! Sending and receiving descriptors: the public operations, thin layers
+//! over the codec and the system call layer.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::{size_of, MaybeUninit};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+
+use crate::codec::{self, space_for, ControlMessage, FdList};
+use crate::creds::Credentials;
+use crate::error::{Error, ErrorKind};
+use crate::fdarray::{BoundedVec, FdArray, FdSink};
+use crate::socket::{self, SocketKind};
+use crate::sys;
+use crate::SCM_MAX_FD;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CMSG_CLOEXEC: libc::c_int = libc::MSG_CMSG_CLOEXEC;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const CMSG_CLOEXEC: libc::c_int = 0;
+
+#[cfg(not(target_vendor = "apple"))]
+const NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(target_vendor = "apple")]
+const NOSIGNAL: libc::c_int = 0;
+
+/// Options of a send beyond payload and descriptors.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SendOptions<'a> {
+    credentials: Option<Credentials>,
+    to: Option<&'a SocketAddr>,
+    nonblocking: bool,
+}
+
+impl<'a> SendOptions<'a> {
+    /// Default options: no credentials, the connected peer, the socket's own
+    /// blocking mode.
+    pub const fn new() -> Self {
+        SendOptions {
+            credentials: None,
+            to: None,
+            nonblocking: false,
+        }
+    }
+
+    /// Attach `SCM_CREDENTIALS` (Linux). Without privilege they must be the
+    /// sender's own ([`Credentials::current`]). The receiver sees them only
+    /// with `SO_PASSCRED` on.
+    pub const fn credentials(mut self, creds: Credentials) -> Self {
+        self.credentials = Some(creds);
+        self
+    }
+
+    /// Send to `addr` (`sendto` semantics, for unconnected datagram sockets).
+    pub const fn to(mut self, addr: &'a SocketAddr) -> Self {
+        self.to = Some(addr);
+        self
+    }
+
+    /// `MSG_DONTWAIT`: fail with `WouldBlock` instead of blocking, whatever
+    /// the socket's mode.
+    pub const fn nonblocking(mut self, on: bool) -> Self {
+        self.nonblocking = on;
+        self
+    }
+}
+
+/// Options of a receive.
+#[derive(Clone, Copy, Debug)]
+pub struct RecvOptions {
+    cloexec: bool,
+    peek: bool,
+    nonblocking: bool,
+}
+
+impl Default for RecvOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecvOptions {
+    /// Default options: close-on-exec, consume the message, the socket's own
+    /// blocking mode.
+    pub const fn new() -> Self {
+        RecvOptions {
+            cloexec: true,
+            peek: false,
+            nonblocking: false,
+        }
+    }
+
+    /// `MSG_CMSG_CLOEXEC` (default on): received descriptors are
+    /// close-on-exec, atomically. Turn off only to pass them to a child
+    /// across `exec`.
+    pub const fn cloexec(mut self, on: bool) -> Self {
+        self.cloexec = on;
+        self
+    }
+
+    /// `MSG_PEEK`: look at the next message without consuming it. The
+    /// kernel installs a *fresh set of duplicates* of its descriptors on
+    /// every peek; they are owned by the result and closed when it drops.
+    pub const fn peek(mut self, on: bool) -> Self {
+        self.peek = on;
+        self
+    }
+
+    /// `MSG_DONTWAIT`: fail with `WouldBlock` instead of blocking.
+    pub const fn nonblocking(mut self, on: bool) -> Self {
+        self.nonblocking = on;
+        self
+    }
+
+    pub(crate) fn flags(&self) -> libc::c_int {
+        let mut f = 0;
+        if self.cloexec {
+            f |= CMSG_CLOEXEC;
+        }
+        if self.peek {
+            f |= libc::MSG_PEEK;
+        }
+        if self.nonblocking {
+            f |= libc::MSG_DONTWAIT;
+        }
+        f
+    }
+}
+
+/// A received message: payload length, descriptors and the other control
+/// data that came with it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Received<F> {
+    /// Payload bytes written to the caller's buffer. 0 with no descriptors
+    /// is end of stream on a stream socket.
+    pub bytes: usize,
+    /// The descriptors, in the order sent (an [`FdArray`] or a `Vec`).
+    pub fds: F,
+    /// The sender's credentials, when `SO_PASSCRED` is on.
+    pub credentials: Option<Credentials>,
+    /// A pidfd of the sender, when `SO_PASSPIDFD` is on (Linux 6.5+).
+    pub pidfd: Option<OwnedFd>,
+}
+
+/// Sends `payload` and `fds` in one `sendmsg`. Returns the payload bytes
+/// sent.
+///
+/// The descriptors are only borrowed: the receiver gets new descriptors for
+/// the same open file descriptions, and the caller may close its own right
+/// after this returns (they stay "in flight"). `MSG_NOSIGNAL` is always set,
+/// so a dead peer is `EPIPE`, never `SIGPIPE`; `EINTR` is retried.
+///
+/// On a stream socket a short write is possible for large payloads; the
+/// descriptors always travel with the first byte.
+///
+/// # Errors
+///
+/// * [`ErrorKind::TooManyFds`]: more than [`SCM_MAX_FD`] descriptors.
+/// * [`ErrorKind::EmptyPayloadOnStream`]: descriptors with an empty payload
+///   on a stream socket (the kernel would drop them silently).
+/// * [`ErrorKind::Io`]: the `sendmsg` error; `EAGAIN` as `WouldBlock`
+///   ([`Error::is_would_block`]), `EPIPE` as `BrokenPipe`, `EBADF` for a
+///   closed descriptor in `fds` (nothing is sent then).
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use inflight::{socketpair, SocketKind};
+///
+/// let (a, b) = socketpair(SocketKind::SeqPacket)?;
+/// let file = std::fs::File::open("/dev/null")?;
+/// inflight::send_fds(&a, b"hi", &[file.as_fd()])?;
+/// let mut buf = [0u8; 16];
+/// let got = inflight::recv_fds::<4>(&b, &mut buf)?;
+/// assert_eq!((&buf[..got.bytes], got.fds.len()), (&b"hi"[..], 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn send_fds(sock: &impl AsFd, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<usize, Error> {
+    send_with(sock, &[IoSlice::new(payload)], fds, &SendOptions::new())
+}
+
+/// [`send_fds`] with a vectored payload.
+///
+/// # Errors
+///
+/// As [`send_fds`].
+pub fn send_fds_vectored(
+    sock: &impl AsFd,
+    bufs: &[IoSlice<'_>],
+    fds: &[BorrowedFd<'_>],
+) -> Result<usize, Error> {
+    send_with(sock, bufs, fds, &SendOptions::new())
+}
+
+/// [`send_fds`] to an address (`sendto`), for unconnected datagram sockets:
+/// a path, or an abstract name on Linux.
+///
+/// # Errors
+///
+/// As [`send_fds`]; [`ErrorKind::Io`] with `InvalidInput` for an unnamed
+/// address.
+pub fn send_fds_to(
+    sock: &impl AsFd,
+    payload: &[u8],
+    fds: &[BorrowedFd<'_>],
+    addr: &SocketAddr,
+) -> Result<usize, Error> {
+    send_with(
+        sock,
+        &[IoSlice::new(payload)],
+        fds,
+        &SendOptions::new().to(addr),
+    )
+}
+
+/// Control bytes for the largest message a send can carry.
+const SEND_SPACE: usize = codec::cmsg_space(SCM_MAX_FD * size_of::<RawFd>()) + space_for(0);
+
+/// The general send: vectored payload, descriptors and [`SendOptions`].
+///
+/// # Errors
+///
+/// As [`send_fds`].
+pub fn send_with(
+    sock: &impl AsFd,
+    bufs: &[IoSlice<'_>],
+    fds: &[BorrowedFd<'_>],
+    opts: &SendOptions<'_>,
+) -> Result<usize, Error> {
+    let sock = sock.as_fd();
+    check_send(sock, bufs, fds)?;
+    let mut space = codec::CmsgBuffer::<SEND_SPACE>::new();
+    let mut msgs: [ControlMessage<'_>; 2] = [ControlMessage::Rights(FdList::Borrowed(fds)); 2];
+    let mut n = usize::from(!fds.is_empty());
+    if let Some(c) = opts.credentials {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            msgs[n] = ControlMessage::Credentials(c);
+            n += 1;
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = c;
+            return Err(Error::new(ErrorKind::Unsupported));
+        }
+    }
+    let control = codec::encode(&msgs[..n], space.as_uninit_mut())?;
+    let mut flags = NOSIGNAL;
+    if opts.nonblocking {
+        flags |= libc::MSG_DONTWAIT;
+    }
+    match opts.to {
+        None => Ok(sys::sendmsg(sock, bufs, control, None, flags)?),
+        Some(addr) => {
+            let ua = socket::to_unix_addr(addr)?;
+            let raw = sys::RawAddr::from_unix(&ua);
+            Ok(sys::sendmsg(sock, bufs, control, Some(&raw), flags)?)
+        }
+    }
+}
+
+/// The checks every send makes before the system call.
+pub(crate) fn check_send(
+    sock: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    fds: &[BorrowedFd<'_>],
+) -> Result<(), Error> {
+    if fds.len() > SCM_MAX_FD {
+        return Err(Error::with_detail(
+            ErrorKind::TooManyFds,
+            format!("{} descriptors", fds.len()),
+        ));
+    }
+    // Only the rare empty-payload case pays for the SO_TYPE lookup.
+    if !fds.is_empty()
+        && bufs.iter().all(|b| b.is_empty())
+        && socket::socket_kind(&sock)? == SocketKind::Stream
+    {
+        return Err(Error::new(ErrorKind::EmptyPayloadOnStream));
+    }
+    Ok(())
+}
+
+/// Receives one message into `buf` with room for `N` descriptors, without
+/// touching the heap: the control buffer is sized at compile time
+/// ([`space_for`]`(N)`) on the stack, and the descriptors land in an
+/// [`FdArray<N>`]. Descriptors are close-on-exec.
+///
+/// Every control message is walked: all `SCM_RIGHTS` (in order),
+/// `SCM_CREDENTIALS` and `SCM_PIDFD`; unknown ones are skipped.
+///
+/// # Errors
+///
+/// * [`ErrorKind::ControlBufferFull`]: the peer sent more than `N`
+///   descriptors. Those that arrived are in the error
+///   ([`Error::take_fds`]); the kernel discarded the rest.
+/// * [`ErrorKind::ReceiverLimit`]: `MSG_CTRUNC` with fewer than `N`
+///   delivered (the receiver hit `RLIMIT_NOFILE`, or a security module
+///   refused one). Those that arrived are in the error.
+/// * [`ErrorKind::PayloadTruncated`]: a datagram or packet longer than
+///   `buf`. Its descriptors are in the error; [`Error::bytes`] is the part
+///   received.
+/// * [`ErrorKind::Io`]: the `recvmsg` error (`WouldBlock` on a non-blocking
+///   socket with nothing queued).
+///
+/// In every case each descriptor the kernel installed is either returned or
+/// closed.
+pub fn recv_fds<const N: usize>(
+    sock: &impl AsFd,
+    buf: &mut [u8],
+) -> Result<Received<FdArray<N>>, Error> {
+    recv_with(sock, &mut [IoSliceMut::new(buf)], &RecvOptions::new())
+}
+
+/// [`recv_fds`] with a vectored buffer.
+///
+/// # Errors
+///
+/// As [`recv_fds`].
+pub fn recv_fds_vectored<const N: usize>(
+    sock: &impl AsFd,
+    bufs: &mut [IoSliceMut<'_>],
+) -> Result<Received<FdArray<N>>, Error> {
+    recv_with(sock, bufs, &RecvOptions::new())
+}
+
+/// Peeks at the next message: like [`recv_fds`], but the message stays
+/// queued. Every peek installs a fresh set of duplicate descriptors; they are
+/// owned by the result and closed when it is dropped, so peeking repeatedly
+/// leaks nothing.
+///
+/// # Errors
+///
+/// As [`recv_fds`].
+pub fn peek_fds<const N: usize>(
+    sock: &impl AsFd,
+    buf: &mut [u8],
+) -> Result<Received<FdArray<N>>, Error> {
+    recv_with(
+        sock,
+        &mut [IoSliceMut::new(buf)],
+        &RecvOptions::new().peek(true),
+    )
+}
+
+/// A stack control buffer for `N` descriptors: its size is at least
+/// [`space_for`]`(N)` without generic const expressions.
+#[repr(C, align(8))]
+struct RecvSpace<const N: usize> {
+    fds: [MaybeUninit<RawFd>; N],
+    extra: [MaybeUninit<u8>; space_for(0) + 8],
+}
+
+impl<const N: usize> RecvSpace<N> {
+    const FITS: () = assert!(size_of::<Self>() >= space_for(N));
+}
+
+/// The general allocation-free receive: vectored buffer and
+/// [`RecvOptions`].
+///
+/// # Errors
+///
+/// As [`recv_fds`].
+pub fn recv_with<const N: usize>(
+    sock: &impl AsFd,
+    bufs: &mut [IoSliceMut<'_>],
+    opts: &RecvOptions,
+) -> Result<Received<FdArray<N>>, Error> {
+    #[allow(clippy::let_unit_value)]
+    let () = RecvSpace::<N>::FITS;
+    let mut space = MaybeUninit::<RecvSpace<N>>::uninit();
+    let control = &mut sys::uninit_bytes(&mut space)[..space_for(N)];
+    recv_into(sock.as_fd(), bufs, control, FdArray::<N>::new(), opts)
+}
+
+/// Receives one message with room for up to `max_fds` descriptors into a
+/// `Vec` (the convenience form: the control buffer is allocated per call).
+///
+/// # Errors
+///
+/// As [`recv_fds`], with `max_fds` as the capacity.
+pub fn recv_fds_vec(
+    sock: &impl AsFd,
+    buf: &mut [u8],
+    max_fds: usize,
+) -> Result<Received<Vec<OwnedFd>>, Error> {
+    recv_vec_with(
+        sock,
+        &mut [IoSliceMut::new(buf)],
+        max_fds,
+        &RecvOptions::new(),
+    )
+}
+
+/// [`recv_fds_vec`] with a vectored buffer and [`RecvOptions`].
+///
+/// # Errors
+///
+/// As [`recv_fds`], with `max_fds` as the capacity.
+pub fn recv_vec_with(
+    sock: &impl AsFd,
+    bufs: &mut [IoSliceMut<'_>],
+    max_fds: usize,
+    opts: &RecvOptions,
+) -> Result<Received<Vec<OwnedFd>>, Error> {
+    let bytes = space_for(max_fds);
+    let mut space: Vec<MaybeUninit<u64>> = Vec::with_capacity(bytes.div_ceil(8));
+    let control = &mut sys::uninit_slice_bytes(space.spare_capacity_mut())[..bytes];
+    let sink = BoundedVec {
+        vec: Vec::new(),
+        cap: max_fds,
+    };
+    let r = recv_into(sock.as_fd(), bufs, control, sink, opts)?;
+    Ok(Received {
+        bytes: r.bytes,
+        fds: r.fds.vec,
+        credentials: r.credentials,
+        pidfd: r.pidfd,
+    })
+}
+
+/// One `recvmsg` into `control`, claiming every descriptor into `sink` (or,
+/// past its capacity, into the error) and classifying truncation.
+pub(crate) fn recv_into<S: FdSink>(
+    sock: BorrowedFd<'_>,
+    bufs: &mut [IoSliceMut<'_>],
+    control: &mut [MaybeUninit<u8>],
+    mut sink: S,
+    opts: &RecvOptions,
+) -> Result<Received<S>, Error> {
+    let raw = sys::recvmsg(sock, bufs, control, opts.flags())?;
+    let mut surplus: Vec<OwnedFd> = Vec::new();
+    let extras = raw.control.claim(|fd| {
+        // Without MSG_CMSG_CLOEXEC the flag is set right after arrival (not
+        // atomic against a concurrent fork + exec).
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        if opts.cloexec {
+            let _ = sys::set_fd_flags(fd.as_fd(), libc::FD_CLOEXEC);
+        }
+        if let Err(fd) = sink.accept(fd) {
+            surplus.push(fd);
+        }
+    });
+    let ctrunc = raw.flags & libc::MSG_CTRUNC != 0;
+    let kind = if !surplus.is_empty() || (ctrunc && sink.count() >= sink.capacity()) {
+        Some(ErrorKind::ControlBufferFull)
+    } else if ctrunc {
+        Some(ErrorKind::ReceiverLimit)
+    } else if raw.flags & libc::MSG_TRUNC != 0 {
+        Some(ErrorKind::PayloadTruncated)
+    } else {
+        None
+    };
+    match kind {
+        None => Ok(Received {
+            bytes: raw.bytes,
+            fds: sink,
+            credentials: extras.credentials,
+            pidfd: extras.pidfd,
+        }),
+        Some(kind) => {
+            let mut all = Vec::with_capacity(sink.count() + surplus.len());
+            sink.drain_into(&mut all);
+            all.append(&mut surplus);
+            Err(Error::truncated(kind, all, raw.bytes, sink.capacity()))
+        }
+    }
+}
