@@ -1,0 +1,597 @@
+//! Sending and receiving: each behaviour of the crate root API, with leak
+//! checks. Every test takes the serial lock (see `common::serial`).
+
+mod common;
+
+use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener, UnixStream};
+
+use common::*;
+use inflight::inspect::{self, FdSnapshot};
+use inflight::{ErrorKind, RecvOptions, SendOptions, SocketKind};
+
+#[test]
+fn every_kind_delivers_same_description_in_order() {
+    let _g = serial();
+    for kind in SocketKind::ALL {
+        no_leak(kind.name(), || {
+            let (a, b) = inflight::socketpair(kind).unwrap();
+            let files: Vec<_> = (0..5u8).map(|i| file_with(&[i; 3], 0)).collect();
+            let sent = inflight::send_fds(&a, b"payload", &borrow_all(&files)).unwrap();
+            assert_eq!(sent, 7);
+            let mut buf = [0u8; 64];
+            let got = inflight::recv_fds::<8>(&b, &mut buf).unwrap();
+            assert_eq!(&buf[..got.bytes], b"payload", "{kind}");
+            assert_eq!(got.fds.len(), 5, "{kind}");
+            for (i, (fd, orig)) in got.fds.iter().zip(&files).enumerate() {
+                assert_same(fd.as_fd(), orig.as_fd());
+                assert_eq!(read_all(fd.as_fd()), vec![i as u8; 3], "order on {kind}");
+            }
+        });
+    }
+}
+
+#[test]
+fn duplicates_arrive_as_distinct_descriptors_of_one_file() {
+    let _g = serial();
+    no_leak("duplicates", || {
+        let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+        let f = file_with(b"x", 0);
+        let g = file_with(b"y", 0);
+        inflight::send_fds(&a, b"d", &[f.as_fd(), g.as_fd(), f.as_fd(), f.as_fd()]).unwrap();
+        let got = inflight::recv_fds_vec(&b, &mut [0u8; 4], 16).unwrap();
+        let fds = got.fds;
+        assert_eq!(fds.len(), 4);
+        let nums: std::collections::BTreeSet<_> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        assert_eq!(nums.len(), 4, "each arrival is its own descriptor");
+        assert_same(fds[0].as_fd(), f.as_fd());
+        assert_same(fds[1].as_fd(), g.as_fd());
+        assert_same(fds[2].as_fd(), f.as_fd());
+        assert_same(fds[3].as_fd(), f.as_fd());
+        assert_eq!(
+            inspect::same_file(fds[0].as_fd(), fds[1].as_fd()),
+            inspect::Sameness::Different
+        );
+    });
+}
+
+#[test]
+fn offset_and_status_flags_shared_cloexec_not() {
+    let _g = serial();
+    no_leak("sharing", || {
+        let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
+        let f = file_with(b"0123456789", 2);
+        // The sender's descriptor is close-on-exec (std opens so); receive
+        // without MSG_CMSG_CLOEXEC: the flag must not travel.
+        assert!(inspect::is_cloexec(f.as_fd()).unwrap());
+        inflight::send_fds(&a, b"s", &[f.as_fd()]).unwrap();
+        let got = inflight::recv_with::<1>(
+            &b,
+            &mut [IoSliceMut::new(&mut [0u8; 1])],
+            &RecvOptions::new().cloexec(false),
+        )
+        .unwrap();
+        let r = got.fds.get(0).unwrap();
+        assert!(
+            !inspect::is_cloexec(r).unwrap(),
+            "FD_CLOEXEC is per descriptor"
+        );
+        assert_eq!(inspect::fdinfo(r).unwrap().pos, 2, "offset arrives");
+        // Moving the offset through one moves the other.
+        nix::unistd::lseek(r, 7, nix::unistd::Whence::SeekSet).unwrap();
+        assert_eq!(inspect::fdinfo(f.as_fd()).unwrap().pos, 7);
+        (&f).write_all(b"ab").unwrap();
+        assert_eq!(inspect::fdinfo(r).unwrap().pos, 9);
+        // Status flags belong to the description.
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        fcntl(r, FcntlArg::F_SETFL(OFlag::O_APPEND | OFlag::O_NONBLOCK)).unwrap();
+        let fl = inspect::status_flags(f.as_fd()).unwrap();
+        assert_ne!(fl & libc::O_APPEND, 0);
+        assert_ne!(fl & libc::O_NONBLOCK, 0);
+    });
+}
+
+#[test]
+fn received_descriptors_are_cloexec_by_default() {
+    let _g = serial();
+    let (a, b) = inflight::socketpair(SocketKind::Datagram).unwrap();
+    let (r, w) = pipe();
+    nix::fcntl::fcntl(
+        r.as_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .unwrap();
+    assert!(!inspect::is_cloexec(r.as_fd()).unwrap());
+    inflight::send_fds(&a, b"c", &[r.as_fd(), w.as_fd()]).unwrap();
+    let got = inflight::recv_fds::<2>(&b, &mut [0u8; 1]).unwrap();
+    for fd in got.fds.iter() {
+        assert!(
+            inspect::is_cloexec(fd.as_fd()).unwrap(),
+            "MSG_CMSG_CLOEXEC by default"
+        );
+    }
+}
+
+#[test]
+fn in_flight_descriptor_survives_sender_close() {
+    let _g = serial();
+    no_leak("in flight", || {
+        let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
+        let (r, w) = pipe();
+        inflight::send_fds(&a, b"w", &[w.as_fd()]).unwrap();
+        drop(w); // only the in-flight reference keeps the write end alive
+        nix::fcntl::fcntl(
+            r.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        let mut rf = std::fs::File::from(r);
+        let mut byte = [0u8; 1];
+        let e = rf.read(&mut byte).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "no EOF while the write end is in flight"
+        );
+        let got = inflight::recv_fds::<1>(&b, &mut [0u8; 1]).unwrap();
+        let w2 = got.fds.into_iter().next().unwrap();
+        std::fs::File::from(w2.try_clone().unwrap())
+            .write_all(b"z")
+            .unwrap();
+        assert_eq!(rf.read(&mut byte).unwrap(), 1);
+        assert_eq!(&byte, b"z");
+        drop(w2);
+        assert_eq!(
+            rf.read(&mut byte).unwrap(),
+            0,
+            "EOF once the receiver closes it"
+        );
+    });
+}
+
+#[test]
+fn max_fds_works_and_one_more_is_refused_before_the_syscall() {
+    let _g = serial();
+    no_leak("253/254", || {
+        let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let fds = vec![f.as_fd(); 254];
+        let e = inflight::send_fds(&a, b"x", &fds).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooManyFds);
+        assert!(e.io_error().is_none(), "refused before the system call");
+        // Nothing was queued.
+        let e = inflight::recv_with::<1>(
+            &b,
+            &mut [IoSliceMut::new(&mut [0u8; 1])],
+            &RecvOptions::new().nonblocking(true),
+        )
+        .unwrap_err();
+        assert!(e.is_would_block(), "{e:?}");
+        inflight::send_fds(&a, b"x", &fds[..253]).unwrap();
+        let got = inflight::recv_fds::<253>(&b, &mut [0u8; 1]).unwrap();
+        assert_eq!(got.fds.len(), 253);
+        for fd in got.fds.iter() {
+            assert_eq!(
+                inspect::same_file(fd.as_fd(), f.as_fd()),
+                inspect::Sameness::Same
+            );
+        }
+    });
+}
+
+#[test]
+fn empty_payload_with_fds_refused_on_stream_only() {
+    let _g = serial();
+    no_leak("empty payload", || {
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let (a, _b) = inflight::socketpair(SocketKind::Stream).unwrap();
+        let e = inflight::send_fds(&a, b"", &[f.as_fd()]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::EmptyPayloadOnStream);
+        // Vectored with only empty slices is empty too.
+        let e =
+            inflight::send_fds_vectored(&a, &[IoSlice::new(b""), IoSlice::new(b"")], &[f.as_fd()])
+                .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::EmptyPayloadOnStream);
+        // An empty payload without descriptors is just a zero-length write.
+        assert_eq!(inflight::send_fds(&a, b"", &[]).unwrap(), 0);
+        for kind in [SocketKind::SeqPacket, SocketKind::Datagram] {
+            let (a, b) = inflight::socketpair(kind).unwrap();
+            inflight::send_fds(&a, b"", &[f.as_fd()]).unwrap();
+            let got = inflight::recv_fds::<1>(&b, &mut [0u8; 4]).unwrap();
+            assert_eq!((got.bytes, got.fds.len()), (0, 1), "{kind}");
+        }
+    });
+}
+
+#[test]
+fn vectored_send_and_receive() {
+    let _g = serial();
+    let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+    let f = file_with(b"v", 0);
+    let n = inflight::send_fds_vectored(
+        &a,
+        &[IoSlice::new(b"ab"), IoSlice::new(b"cde")],
+        &[f.as_fd()],
+    )
+    .unwrap();
+    assert_eq!(n, 5);
+    let (mut x, mut y) = ([0u8; 3], [0u8; 3]);
+    let got = inflight::recv_fds_vectored::<1>(
+        &b,
+        &mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)],
+    )
+    .unwrap();
+    assert_eq!(got.bytes, 5);
+    assert_eq!((&x, &y[..2]), (b"abc", &b"de"[..]));
+    assert_same(got.fds.get(0).unwrap(), f.as_fd());
+}
+
+/// For every capacity 0..=n (and past n), truncation leaks nothing: the
+/// descriptors that arrive are all in the result or the error, the error
+/// kind is ControlBufferFull exactly when the peer sent more than the
+/// capacity, and dropping the error closes them.
+#[test]
+fn truncation_leaks_nothing_for_every_capacity() {
+    let _g = serial();
+    const N: usize = 24;
+    let files: Vec<_> = (0..N).map(|i| file_with(&[i as u8], 0)).collect();
+    let fds = borrow_all(&files);
+    for kind in SocketKind::ALL {
+        for cap in 0..=N + 2 {
+            let (a, b) = inflight::socketpair(kind).unwrap();
+            inflight::send_fds(&a, b"t", &fds).unwrap();
+            let before = FdSnapshot::take().unwrap();
+            let res = inflight::recv_fds_vec(&b, &mut [0u8; 1], cap);
+            let after = FdSnapshot::take().unwrap();
+            let arrived = after.leaked_since(&before);
+            match res {
+                Ok(got) => {
+                    assert!(cap >= N, "{kind} cap {cap}: success only with room for all");
+                    assert_eq!(got.fds.len(), N);
+                    assert_eq!(arrived.len(), N);
+                }
+                Err(mut e) => {
+                    assert!(cap < N, "{kind} cap {cap}: {e}");
+                    assert_eq!(e.kind(), ErrorKind::ControlBufferFull, "{kind} cap {cap}");
+                    assert_eq!(e.capacity(), cap);
+                    // Every installed descriptor is in the error, in order.
+                    assert_eq!(e.fds().len(), arrived.len(), "{kind} cap {cap}");
+                    assert!(e.fds().len() >= cap, "at least the capacity arrived");
+                    let taken = e.take_fds();
+                    for (i, fd) in taken.iter().enumerate() {
+                        assert_same(fd.as_fd(), files[i].as_fd());
+                    }
+                    drop(taken);
+                    drop(e);
+                    let leaked = FdSnapshot::take().unwrap().leaked_since(&before);
+                    assert!(leaked.is_empty(), "{kind} cap {cap}: leaked {leaked:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fixed_capacity_surplus_is_reported_with_every_descriptor() {
+    let _g = serial();
+    no_leak("surplus", || {
+        let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+        let f = file_with(b"s", 0);
+        // Two descriptors into room for one: CMSG_SPACE rounding and the
+        // room for credentials let the kernel install both; the crate must
+        // still report the capacity overrun and hand both back.
+        inflight::send_fds(&a, b"s", &[f.as_fd(), f.as_fd()]).unwrap();
+        let mut e = inflight::recv_fds::<1>(&b, &mut [0u8; 1]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ControlBufferFull);
+        assert_eq!(e.fds().len(), 2);
+        assert_eq!(e.take_fds().len(), 2);
+        // Capacity 0 with one descriptor sent.
+        inflight::send_fds(&a, b"s", &[f.as_fd()]).unwrap();
+        let e = inflight::recv_fds::<0>(&b, &mut [0u8; 1]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ControlBufferFull);
+        assert_eq!(e.bytes(), 1, "the payload still arrived");
+    });
+}
+
+#[test]
+fn datagram_payload_truncation_keeps_descriptors() {
+    let _g = serial();
+    no_leak("MSG_TRUNC", || {
+        for kind in [SocketKind::Datagram, SocketKind::SeqPacket] {
+            let (a, b) = inflight::socketpair(kind).unwrap();
+            let f = file_with(b"t", 0);
+            inflight::send_fds(&a, b"0123456789", &[f.as_fd()]).unwrap();
+            let mut buf = [0u8; 4];
+            let mut e = inflight::recv_fds::<2>(&b, &mut buf).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::PayloadTruncated, "{kind}");
+            assert_eq!(e.bytes(), 4);
+            assert_eq!(&buf, b"0123");
+            let fds = e.take_fds();
+            assert_eq!(fds.len(), 1);
+            assert_same(fds[0].as_fd(), f.as_fd());
+        }
+    });
+}
+
+#[test]
+fn peek_installs_fresh_duplicates_each_time_and_leaks_none() {
+    let _g = serial();
+    no_leak("peek", || {
+        for kind in SocketKind::ALL {
+            let (a, b) = inflight::socketpair(kind).unwrap();
+            let f = file_with(b"p", 0);
+            inflight::send_fds(&a, b"pk", &[f.as_fd()]).unwrap();
+            let mut buf = [0u8; 2];
+            let p1 = inflight::peek_fds::<1>(&b, &mut buf).unwrap();
+            let p2 = inflight::peek_fds::<1>(&b, &mut buf).unwrap();
+            let (x, y) = (p1.fds.get(0).unwrap(), p2.fds.get(0).unwrap());
+            assert_ne!(
+                x.as_raw_fd(),
+                y.as_raw_fd(),
+                "{kind}: a fresh duplicate per peek"
+            );
+            assert_same(x, f.as_fd());
+            assert_same(y, f.as_fd());
+            drop((p1, p2));
+            let got = inflight::recv_fds::<1>(&b, &mut buf).unwrap();
+            assert_eq!(&buf[..got.bytes], b"pk");
+            assert_same(got.fds.get(0).unwrap(), f.as_fd());
+        }
+    });
+}
+
+#[test]
+fn nonblocking_empty_socket_is_would_block() {
+    let _g = serial();
+    let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
+    let e = inflight::recv_with::<1>(
+        &b,
+        &mut [IoSliceMut::new(&mut [0u8; 1])],
+        &RecvOptions::new().nonblocking(true),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert!(e.is_would_block());
+    inflight::set_nonblocking(&b, true).unwrap();
+    let e = inflight::recv_fds::<1>(&b, &mut [0u8; 1]).unwrap_err();
+    assert!(e.is_would_block(), "socket in non-blocking mode");
+    // Fill the sender's buffer: the send must say WouldBlock, not block.
+    inflight::set_nonblocking(&a, true).unwrap();
+    let chunk = vec![0u8; 65536];
+    let mut saw = false;
+    for _ in 0..10_000 {
+        match inflight::send_fds(&a, &chunk, &[]) {
+            Ok(_) => continue,
+            Err(e) => {
+                assert!(e.is_would_block(), "{e:?}");
+                let io: std::io::Error = e.into();
+                assert_eq!(io.kind(), std::io::ErrorKind::WouldBlock);
+                saw = true;
+                break;
+            }
+        }
+    }
+    assert!(saw, "a full socket buffer reports WouldBlock");
+}
+
+#[test]
+fn dead_peer_is_epipe() {
+    let _g = serial();
+    no_leak("EPIPE", || {
+        for kind in [SocketKind::Stream, SocketKind::SeqPacket] {
+            let (a, b) = inflight::socketpair(kind).unwrap();
+            drop(b);
+            let f = file_with(b"e", 0);
+            let e = inflight::send_fds(&a, b"x", &[f.as_fd()]).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Io);
+            assert_eq!(
+                e.io_error().unwrap().raw_os_error(),
+                Some(libc::EPIPE),
+                "{kind}"
+            );
+        }
+    });
+}
+
+/// Rust programs ignore SIGPIPE at startup, which would hide a missing
+/// MSG_NOSIGNAL; a child restores the default disposition first.
+#[test]
+fn dead_peer_does_not_raise_sigpipe() {
+    if std::env::var_os("INFLIGHT_SIGPIPE_CHILD").is_some() {
+        // SAFETY: signal(2) with SIG_DFL installs no handler code; the call
+        // only changes this process's disposition for SIGPIPE.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
+        drop(b);
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let e = inflight::send_fds(&a, b"x", &[f.as_fd()]).unwrap_err();
+        assert_eq!(e.io_error().unwrap().raw_os_error(), Some(libc::EPIPE));
+        println!("child: EPIPE without SIGPIPE");
+        return;
+    }
+    let _g = serial();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "dead_peer_does_not_raise_sigpipe",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("INFLIGHT_SIGPIPE_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        None,
+        "child killed by a signal: {:?}",
+        out.status
+    );
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("child: EPIPE without SIGPIPE"), "{stdout}");
+}
+
+#[test]
+fn closed_descriptor_fails_the_whole_send_and_queues_nothing() {
+    let _g = serial();
+    no_leak("EBADF", || {
+        let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+        let f = file_with(b"b", 0);
+        let closed = std::fs::File::open("/dev/null").unwrap();
+        let raw = closed.as_raw_fd();
+        drop(closed);
+        // A BorrowedFd of a closed number can only be made unsafely; this is
+        // the caller's bug the kernel catches with EBADF.
+        // SAFETY: `borrow_raw` requires the number to stay open for the
+        // borrow; it does not, deliberately, and the borrow is only handed to
+        // sendmsg, which reports EBADF without touching anything else
+        // (nothing else in this serialised test opens a descriptor meanwhile,
+        // so the number is not reused).
+        let bad = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
+        let e = inflight::send_fds(&a, b"x", &[f.as_fd(), bad]).unwrap_err();
+        assert_eq!(
+            e.io_error().and_then(|e| e.raw_os_error()),
+            Some(libc::EBADF)
+        );
+        let e = inflight::recv_with::<2>(
+            &b,
+            &mut [IoSliceMut::new(&mut [0u8; 1])],
+            &RecvOptions::new().nonblocking(true),
+        )
+        .unwrap_err();
+        assert!(e.is_would_block(), "nothing queued: {e:?}");
+    });
+}
+
+#[test]
+fn stream_never_merges_two_descriptor_carrying_writes() {
+    let _g = serial();
+    no_leak("stream barrier", || {
+        let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
+        let f = file_with(b"1", 0);
+        let g = file_with(b"2", 0);
+        inflight::send_fds(&a, b"aa", &[]).unwrap();
+        inflight::send_fds(&a, b"bb", &[f.as_fd()]).unwrap();
+        inflight::send_fds(&a, b"cc", &[g.as_fd()]).unwrap();
+        inflight::send_fds(&a, b"dd", &[]).unwrap();
+        let mut buf = [0u8; 64];
+        let mut seen = Vec::new();
+        while seen
+            .iter()
+            .map(|(s, _): &(Vec<u8>, usize)| s.len())
+            .sum::<usize>()
+            < 8
+        {
+            let got = inflight::recv_fds::<4>(&b, &mut buf).unwrap();
+            seen.push((buf[..got.bytes].to_vec(), got.fds.len()));
+            let bytes = &buf[..got.bytes];
+            let has = |pat: &[u8]| bytes.windows(2).any(|w| w == pat);
+            if got.fds.len() == 1 {
+                // The descriptor rides with the bytes of the write that
+                // carried it, which may come after data-only bytes.
+                let want = if has(b"bb") { &f } else { &g };
+                assert!(
+                    has(b"bb") != has(b"cc"),
+                    "one carrier per receive: {bytes:?}"
+                );
+                assert_same(got.fds.get(0).unwrap(), want.as_fd());
+            }
+        }
+        let with_fds: Vec<_> = seen.iter().filter(|(_, n)| *n > 0).collect();
+        assert_eq!(
+            with_fds.len(),
+            2,
+            "two receives carried descriptors: {seen:?}"
+        );
+        assert!(with_fds.iter().all(|(_, n)| *n == 1), "{seen:?}");
+        let carries = |v: &[u8], pat: &[u8]| v.windows(2).any(|w| w == pat);
+        assert!(
+            carries(&with_fds[0].0, b"bb") && carries(&with_fds[1].0, b"cc"),
+            "{seen:?}"
+        );
+    });
+}
+
+#[test]
+fn std_socket_types_and_addresses() {
+    let _g = serial();
+    no_leak("std types", || {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file_with(b"std", 0);
+        // Stream over a filesystem path, with std's types.
+        let path = dir.path().join("s.sock");
+        let l = UnixListener::bind(&path).unwrap();
+        let c = UnixStream::connect(&path).unwrap();
+        let (s, _) = l.accept().unwrap();
+        inflight::send_fds(&c, b"p", &[f.as_fd()]).unwrap();
+        let got = inflight::recv_fds::<1>(&s, &mut [0u8; 1]).unwrap();
+        assert_same(got.fds.get(0).unwrap(), f.as_fd());
+        // Unconnected datagram to a path (sendto).
+        let dpath = dir.path().join("d.sock");
+        let rx = UnixDatagram::bind(&dpath).unwrap();
+        let tx = UnixDatagram::unbound().unwrap();
+        let addr = SocketAddr::from_pathname(&dpath).unwrap();
+        inflight::send_fds_to(&tx, b"dg", &[f.as_fd()], &addr).unwrap();
+        let got = inflight::recv_fds::<1>(&rx, &mut [0u8; 2]).unwrap();
+        assert_eq!(got.bytes, 2);
+        assert_same(got.fds.get(0).unwrap(), f.as_fd());
+        // Abstract namespace, datagram, with the crate's socket helpers.
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("inflight-test-{}", std::process::id());
+        let aaddr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let arx = inflight::bind(SocketKind::Datagram, &aaddr).unwrap();
+        let atx = inflight::unbound(SocketKind::Datagram).unwrap();
+        inflight::send_with(
+            &atx,
+            &[IoSlice::new(b"ab")],
+            &[f.as_fd()],
+            &SendOptions::new().to(&aaddr),
+        )
+        .unwrap();
+        let got = inflight::recv_fds::<1>(&arx, &mut [0u8; 2]).unwrap();
+        assert_same(got.fds.get(0).unwrap(), f.as_fd());
+        // Seqpacket over an abstract name: bind, connect, accept.
+        let sname = format!("inflight-test-sp-{}", std::process::id());
+        let saddr = SocketAddr::from_abstract_name(sname.as_bytes()).unwrap();
+        let sl = inflight::bind(SocketKind::SeqPacket, &saddr).unwrap();
+        let sc = inflight::connect(SocketKind::SeqPacket, &saddr).unwrap();
+        let ss: OwnedFd = inflight::accept(&sl).unwrap();
+        assert_eq!(inflight::socket_kind(&ss).unwrap(), SocketKind::SeqPacket);
+        inflight::send_fds(&sc, b"q", &[f.as_fd()]).unwrap();
+        let got = inflight::recv_fds::<1>(&ss, &mut [0u8; 1]).unwrap();
+        assert_same(got.fds.get(0).unwrap(), f.as_fd());
+    });
+}
+
+#[test]
+fn the_sending_socket_itself_can_be_sent() {
+    let _g = serial();
+    no_leak("self", || {
+        let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
+        inflight::send_fds(&a, b"me", &[a.as_fd(), b.as_fd()]).unwrap();
+        let got = inflight::recv_fds::<2>(&b, &mut [0u8; 2]).unwrap();
+        assert_same(got.fds.get(0).unwrap(), a.as_fd());
+        assert_same(got.fds.get(1).unwrap(), b.as_fd());
+    });
+}
+
+#[test]
+fn error_converts_to_io_error_and_back() {
+    let _g = serial();
+    let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+    let f = file_with(b"c", 0);
+    inflight::send_fds(&a, b"x", &[f.as_fd(), f.as_fd(), f.as_fd()]).unwrap();
+    let e = inflight::recv_fds::<1>(&b, &mut [0u8; 1]).unwrap_err();
+    assert!(e.to_string().contains("capacity 1"), "{e}");
+    let io: std::io::Error = e.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+    let inner = io
+        .into_inner()
+        .unwrap()
+        .downcast::<inflight::Error>()
+        .unwrap();
+    assert_eq!(inner.kind(), ErrorKind::ControlBufferFull);
+    assert_eq!(inner.fds().len(), 3, "descriptors survive the conversion");
+}
