@@ -330,3 +330,95 @@ pub(crate) fn set_fd_flags(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{encode, ControlMessage, FdList};
+    use std::os::fd::IntoRawFd;
+    use std::sync::Mutex;
+
+    /// Closed numbers are checked with F_GETFD: no other test thread may
+    /// open descriptors meanwhile.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn released(n: usize) -> Vec<RawFd> {
+        (0..n)
+            .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()).into_raw_fd())
+            .collect()
+    }
+
+    fn is_open(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD reads no memory; a closed number gives EBADF.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    }
+
+    /// Several SCM_RIGHTS, credentials, an unknown message and a pidfd in
+    /// one buffer: every descriptor is claimed, in order.
+    #[test]
+    fn claim_walks_every_message() {
+        let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let raw = released(5);
+        let msgs = [
+            ControlMessage::Rights(FdList::Raw(&raw[0..2])),
+            ControlMessage::Credentials(Credentials {
+                pid: 1,
+                uid: 2,
+                gid: 3,
+            }),
+            ControlMessage::Other {
+                level: 99,
+                kind: 1,
+                data: b"?",
+            },
+            ControlMessage::Rights(FdList::Raw(&raw[2..4])),
+            ControlMessage::Other {
+                level: libc::SOL_SOCKET,
+                kind: codec::SCM_PIDFD,
+                data: &raw[4].to_ne_bytes(),
+            },
+        ];
+        let mut buf = vec![MaybeUninit::uninit(); 256];
+        let bytes = encode(&msgs, &mut buf).unwrap();
+        let ctl = KernelControl {
+            buf: bytes,
+            claimed: false,
+        };
+        let mut got = Vec::new();
+        let extras = ctl.claim(|fd| got.push(fd));
+        assert_eq!(
+            got.iter().map(|f| f.as_raw_fd()).collect::<Vec<_>>(),
+            raw[..4]
+        );
+        assert_eq!(
+            extras.credentials,
+            Some(Credentials {
+                pid: 1,
+                uid: 2,
+                gid: 3
+            })
+        );
+        assert_eq!(extras.pidfd.as_ref().map(|f| f.as_raw_fd()), Some(raw[4]));
+        drop((got, extras));
+        assert!(
+            raw.iter().all(|&fd| !is_open(fd)),
+            "all closed by their owners"
+        );
+    }
+
+    /// A buffer nobody claims (an early return) closes its descriptors.
+    #[test]
+    fn unclaimed_control_closes_on_drop() {
+        let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let raw = released(3);
+        let msgs = [ControlMessage::Rights(FdList::Raw(&raw))];
+        let mut buf = vec![MaybeUninit::uninit(); 128];
+        let bytes = encode(&msgs, &mut buf).unwrap();
+        assert!(raw.iter().all(|&fd| is_open(fd)));
+        drop(KernelControl {
+            buf: bytes,
+            claimed: false,
+        });
+        assert!(raw.iter().all(|&fd| !is_open(fd)));
+    }
+}
