@@ -403,7 +403,9 @@ pub fn recv_vec_with(
     max_fds: usize,
     opts: &RecvOptions,
 ) -> Result<Received<Vec<OwnedFd>>, Error> {
-    let bytes = space_for(max_fds);
+    // One message never carries more than SCM_MAX_FD: a larger capacity
+    // needs no larger buffer.
+    let bytes = space_for(max_fds.min(SCM_MAX_FD));
     let mut space: Vec<MaybeUninit<u64>> = Vec::with_capacity(bytes.div_ceil(8));
     let control = &mut sys::uninit_slice_bytes(space.spare_capacity_mut())[..bytes];
     let sink = BoundedVec {
