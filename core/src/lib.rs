@@ -88,3 +88,8 @@ pub use transfer::{
 pub const SCM_MAX_FD: usize = 253;
 
 pub use codec::space_for;
+
+/// The README's code blocks, run as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
