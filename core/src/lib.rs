@@ -57,6 +57,8 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub mod batch;
 pub mod codec;
 mod creds;
 mod error;
