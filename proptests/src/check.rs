@@ -1,0 +1,227 @@
+//! The checks the properties share: identity of a received descriptor with
+//! its original, offsets, flags, and "does it still work".
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use inflight::inspect::{file_id, is_cloexec, same_file, Sameness};
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::unistd::{lseek, Whence};
+use proptest::test_runner::TestCaseError;
+
+use crate::fds::{Opened, Source};
+use crate::harness::note_skipped;
+
+/// A failure with a message.
+pub fn fail(msg: impl Into<String>) -> TestCaseError {
+    TestCaseError::fail(msg.into())
+}
+
+/// Property 1 for one pair: the same open file description (`kcmp`), equal
+/// `fstat` identity, and a different descriptor number.
+///
+/// # Errors
+///
+/// What differs, with `what` (which message and position).
+pub fn identical(
+    what: &str,
+    original: BorrowedFd<'_>,
+    received: BorrowedFd<'_>,
+) -> Result<(), TestCaseError> {
+    if original.as_raw_fd() == received.as_raw_fd() {
+        return Err(fail(format!(
+            "{what}: received descriptor has the original's number {}",
+            received.as_raw_fd()
+        )));
+    }
+    let a = file_id(original).map_err(|e| fail(format!("{what}: fstat original: {e}")))?;
+    let b = file_id(received).map_err(|e| fail(format!("{what}: fstat received: {e}")))?;
+    if a != b {
+        return Err(fail(format!(
+            "{what}: fstat differs: original {a}, received {b}"
+        )));
+    }
+    match same_file(original, received) {
+        Sameness::Same => Ok(()),
+        Sameness::Different => Err(fail(format!(
+            "{what}: kcmp(KCMP_FILE) says fd {} and fd {} are different open file descriptions",
+            original.as_raw_fd(),
+            received.as_raw_fd()
+        ))),
+        Sameness::Unknown(why) => {
+            note_skipped("kcmp identity (fstat identity checked only)", why);
+            Ok(())
+        }
+    }
+}
+
+/// The file offset of `fd`.
+///
+/// # Errors
+///
+/// The `lseek` error.
+pub fn offset(fd: BorrowedFd<'_>) -> Result<u64, TestCaseError> {
+    lseek(fd, 0, Whence::SeekCur)
+        .map(|o| o as u64)
+        .map_err(|e| fail(format!("lseek: {e}")))
+}
+
+/// The open file status flags of `fd`.
+///
+/// # Errors
+///
+/// The `fcntl` error.
+pub fn status(fd: BorrowedFd<'_>) -> Result<OFlag, TestCaseError> {
+    fcntl(fd, FcntlArg::F_GETFL)
+        .map(OFlag::from_bits_retain)
+        .map_err(|e| fail(format!("F_GETFL: {e}")))
+}
+
+/// Sets or clears `flag` in the status flags of `fd`.
+///
+/// # Errors
+///
+/// The `fcntl` error.
+pub fn set_status(fd: BorrowedFd<'_>, flag: OFlag, on: bool) -> Result<(), TestCaseError> {
+    let mut fl = status(fd)?;
+    fl.set(flag, on);
+    fcntl(fd, FcntlArg::F_SETFL(fl))
+        .map(drop)
+        .map_err(|e| fail(format!("F_SETFL: {e}")))
+}
+
+/// Property 3, per descriptor: `FD_CLOEXEC` on the received one is set
+/// exactly when the receiver asked for it.
+///
+/// # Errors
+///
+/// When it is not.
+pub fn cloexec_as_asked(
+    what: &str,
+    received: BorrowedFd<'_>,
+    asked: bool,
+) -> Result<(), TestCaseError> {
+    let got = is_cloexec(received).map_err(|e| fail(format!("{what}: F_GETFD: {e}")))?;
+    if got != asked {
+        return Err(fail(format!(
+            "{what}: FD_CLOEXEC is {got} on the received descriptor, the receiver asked for {asked}"
+        )));
+    }
+    Ok(())
+}
+
+fn write_fd(fd: BorrowedFd<'_>, data: &[u8]) -> Result<usize, TestCaseError> {
+    nix::unistd::write(fd, data).map_err(|e| fail(format!("write: {e}")))
+}
+
+fn read_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, TestCaseError> {
+    nix::unistd::read(fd, buf).map_err(|e| fail(format!("read: {e}")))
+}
+
+/// Shows that `received` works as the kind of `original` should, when the
+/// original may already be closed: reads the known content of a file,
+/// carries a byte through a pipe or socket to or from the kept end, counts
+/// on an eventfd, waits on an epoll… `sender_peer` is the receiving socket,
+/// for a received sending socket.
+///
+/// # Errors
+///
+/// What did not work.
+pub fn works(
+    what: &str,
+    original: &Opened,
+    received: BorrowedFd<'_>,
+    sender_peer: BorrowedFd<'_>,
+) -> Result<(), TestCaseError> {
+    use inflight_peers::FdKind as K;
+    let ctx = |e: TestCaseError| fail(format!("{what} ({:?}): {e}", original.spec));
+    let roundtrip = |w: BorrowedFd<'_>, r: BorrowedFd<'_>| -> Result<(), TestCaseError> {
+        write_fd(w, b"k")?;
+        let mut b = [0u8; 1];
+        let n = read_fd(r, &mut b)?;
+        if (n, b) != (1, *b"k") {
+            return Err(fail(format!("read {n} byte(s) {b:?}, wrote b\"k\"")));
+        }
+        Ok(())
+    };
+    match original.spec.source {
+        Source::SenderSocket => {
+            // A byte sent through the received sending socket arrives at
+            // the receiving socket.
+            roundtrip(received, sender_peer).map_err(ctx)
+        }
+        Source::Kind(K::File | K::AppendFile | K::MemFd | K::SealedMemFd) => {
+            let mut buf = vec![0u8; original.content.len()];
+            let n = nix::sys::uio::pread(received, &mut buf, 0)
+                .map_err(|e| ctx(fail(format!("pread: {e}"))))?;
+            if buf[..n] != original.content[..] {
+                return Err(ctx(fail(format!(
+                    "pread returned {n} byte(s) that differ from the {} byte(s) written",
+                    original.content.len()
+                ))));
+            }
+            Ok(())
+        }
+        Source::Kind(K::PipeWrite | K::UnixSocket) => {
+            roundtrip(received, original.keep[0].as_fd()).map_err(ctx)
+        }
+        Source::Kind(K::PipeRead) => roundtrip(original.keep[0].as_fd(), received).map_err(ctx),
+        Source::Kind(K::EventFd) => {
+            write_fd(received, &1u64.to_ne_bytes()).map_err(ctx)?;
+            let mut b = [0u8; 8];
+            read_fd(received, &mut b).map_err(ctx)?;
+            if u64::from_ne_bytes(b) != 1 {
+                return Err(ctx(fail(format!(
+                    "eventfd counter {}",
+                    u64::from_ne_bytes(b)
+                ))));
+            }
+            Ok(())
+        }
+        Source::Kind(K::DevNull) => {
+            // The fixture opens /dev/null read-only: reading gives EOF.
+            let mut b = [0u8; 4];
+            let n = read_fd(received, &mut b).map_err(ctx)?;
+            if n != 0 {
+                return Err(ctx(fail(format!("/dev/null read {n} byte(s)"))));
+            }
+            Ok(())
+        }
+        Source::Kind(K::Epoll) => {
+            let ep = nix::sys::epoll::Epoll(dup(received).map_err(ctx)?);
+            let mut ev = [nix::sys::epoll::EpollEvent::empty(); 1];
+            ep.wait(&mut ev, 0u16)
+                .map(drop)
+                .map_err(|e| ctx(fail(format!("epoll_wait: {e}"))))
+        }
+        Source::Kind(K::TimerFd) => {
+            let fd = dup(received).map_err(ctx)?;
+            // SAFETY: `from_owned_fd` requires a timerfd: `fd` duplicates a
+            // descriptor received for a `TimerFd` fixture (checked to be the
+            // same open file description by the callers that still hold the
+            // original).
+            let timer = unsafe { nix::sys::timerfd::TimerFd::from_owned_fd(fd) };
+            match timer.get() {
+                Ok(None) => Ok(()),
+                Ok(Some(e)) => Err(ctx(fail(format!("unarmed timer reports {e:?}")))),
+                Err(e) => Err(ctx(fail(format!("timerfd_gettime: {e}")))),
+            }
+        }
+        Source::Kind(K::DirPath) => {
+            let id = file_id(received).map_err(|e| ctx(fail(format!("fstat: {e}"))))?;
+            if id.mode & libc::S_IFMT != libc::S_IFDIR {
+                return Err(ctx(fail(format!("not a directory: mode {:o}", id.mode))));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `dup` with `CLOEXEC`.
+///
+/// # Errors
+///
+/// The `fcntl` error.
+pub fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, TestCaseError> {
+    fd.try_clone_to_owned()
+        .map_err(|e| fail(format!("dup: {e}")))
+}

@@ -1,0 +1,1 @@
+//! The reference state machine (property 10).
