@@ -338,9 +338,11 @@ fn p4_in_flight() {
         }
         match nix::unistd::read(read_end, &mut b) {
             Err(nix::errno::Errno::EAGAIN) => {}
-            other => return Err(fail(format!(
+            other => {
+                return Err(fail(format!(
                 "pipe read end while the receiver holds the write end: {other:?}, expected EAGAIN"
-            ))),
+            )))
+            }
         }
         drop(got);
         match nix::unistd::read(read_end, &mut b) {

@@ -1,0 +1,484 @@
+//! Property 11: the pure codec. Encode then decode round-trips arbitrary
+//! lists of control messages; decoding arbitrary bytes agrees with the naive
+//! libc-macro walk (`inflight_proptests::naive`) wherever that walk is well
+//! defined, and differs only as documented elsewhere.
+
+use std::mem::MaybeUninit;
+
+use inflight::codec::{
+    decode, decode_clamped, encode, encoded_len, Cmsg, ControlMessage, FdList, Message, HEADER_SIZE,
+};
+use inflight::{Credentials, ErrorKind};
+use inflight_proptests::check::fail;
+use inflight_proptests::fds::bytes_from_seed;
+use inflight_proptests::harness::{count_ops, run_property};
+use inflight_proptests::naive::{self, RefEnd};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+/// An owned control message, to generate and print.
+#[derive(Clone, Debug)]
+enum Msg {
+    Rights(Vec<i32>),
+    Creds {
+        pid: i32,
+        uid: u32,
+        gid: u32,
+    },
+    Other {
+        level: i32,
+        kind: i32,
+        data: Vec<u8>,
+    },
+}
+
+impl Msg {
+    fn borrow(&self) -> ControlMessage<'_> {
+        match self {
+            Msg::Rights(v) => ControlMessage::Rights(FdList::Raw(v)),
+            Msg::Creds { pid, uid, gid } => ControlMessage::Credentials(Credentials {
+                pid: *pid,
+                uid: *uid,
+                gid: *gid,
+            }),
+            Msg::Other { level, kind, data } => ControlMessage::Other {
+                level: *level,
+                kind: *kind,
+                data,
+            },
+        }
+    }
+
+    fn data_len(&self) -> usize {
+        match self {
+            Msg::Rights(v) => 4 * v.len(),
+            Msg::Creds { .. } => std::mem::size_of::<libc::ucred>(),
+            Msg::Other { data, .. } => data.len(),
+        }
+    }
+}
+
+fn msg() -> impl Strategy<Value = Msg> {
+    prop_oneof![
+        3 => prop_oneof![
+            4 => proptest::collection::vec(any::<i32>(), 0..=8),
+            1 => proptest::collection::vec(any::<i32>(), 0..=253),
+        ]
+        .prop_map(Msg::Rights),
+        1 => (0..=i32::MAX, any::<u32>(), any::<u32>())
+            .prop_map(|(pid, uid, gid)| Msg::Creds { pid, uid, gid }),
+        2 => (
+            prop_oneof![Just(libc::SOL_SOCKET), any::<i32>()],
+            prop_oneof![Just(libc::SCM_RIGHTS), Just(libc::SCM_CREDENTIALS), Just(4), any::<i32>()],
+            proptest::collection::vec(any::<u8>(), 0..=40),
+        )
+            .prop_map(|(level, kind, data)| Msg::Other { level, kind, data }),
+    ]
+}
+
+fn libc_space(bytes: usize) -> usize {
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
+    unsafe { libc::CMSG_SPACE(bytes as u32) as usize }
+}
+
+fn libc_len(bytes: usize) -> usize {
+    // SAFETY: CMSG_LEN is arithmetic on its argument.
+    unsafe { libc::CMSG_LEN(bytes as u32) as usize }
+}
+
+fn check_roundtrip(msgs: &[Msg], slack: usize) -> Result<(), TestCaseError> {
+    let borrowed: Vec<ControlMessage<'_>> = msgs.iter().map(Msg::borrow).collect();
+    let need: usize = msgs.iter().map(|m| libc_space(m.data_len())).sum();
+    if encoded_len(&borrowed) != need {
+        return Err(fail(format!(
+            "encoded_len {} but the sum of CMSG_SPACE is {need}",
+            encoded_len(&borrowed)
+        )));
+    }
+    let total_fds: usize = msgs
+        .iter()
+        .map(|m| if let Msg::Rights(v) = m { v.len() } else { 0 })
+        .sum();
+    let mut storage = vec![0u64; (need + slack).div_ceil(8) + 1];
+    // SAFETY: the u64 storage spans at least `need + slack` bytes; viewing
+    // initialised memory as MaybeUninit<u8> is always valid and the borrow
+    // is exclusive.
+    let buf: &mut [MaybeUninit<u8>] =
+        unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast(), need + slack) };
+    count_ops(1);
+    let bytes = match encode(&borrowed, buf) {
+        Err(e) if total_fds > inflight::SCM_MAX_FD && e.kind() == ErrorKind::TooManyFds => {
+            return Ok(())
+        }
+        Err(e) => return Err(fail(format!("encode: {e:?} ({total_fds} fds)"))),
+        Ok(_) if total_fds > inflight::SCM_MAX_FD => {
+            return Err(fail(format!("encode accepted {total_fds} descriptors")))
+        }
+        Ok(b) => b.to_vec(),
+    };
+    if bytes.len() != need {
+        return Err(fail(format!(
+            "encoded {} bytes, expected {need}",
+            bytes.len()
+        )));
+    }
+    // Too small a buffer is refused.
+    if need > 0 {
+        let mut small = vec![MaybeUninit::<u8>::uninit(); need - 1];
+        match encode(&borrowed, &mut small) {
+            Err(e) if e.kind() == ErrorKind::BufferTooSmall => {}
+            other => return Err(fail(format!("encode into {} bytes: {other:?}", need - 1))),
+        }
+    }
+    let aligned = naive::aligned(&bytes);
+    let bytes = &naive::as_bytes(&aligned)[..bytes.len()];
+    let decoded: Vec<Cmsg<'_>> = decode(bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| fail(format!("decode of encoded bytes: {e:?}")))?;
+    if decoded.len() != msgs.len() {
+        return Err(fail(format!(
+            "{} messages encoded, {} decoded",
+            msgs.len(),
+            decoded.len()
+        )));
+    }
+    let (refs, _) = naive::walk(bytes);
+    if refs.len() != msgs.len() {
+        return Err(fail(format!(
+            "the libc walk sees {} messages in the encoding of {}",
+            refs.len(),
+            msgs.len()
+        )));
+    }
+    let mut off = 0;
+    for (i, ((m, c), r)) in msgs.iter().zip(&decoded).zip(&refs).enumerate() {
+        if c.offset != off || r.offset != off || c.truncated || r.len != libc_len(m.data_len()) {
+            return Err(fail(format!(
+                "message {i}: at {} (libc {}, expected {off}), cmsg_len {} (CMSG_LEN {}), truncated {}",
+                c.offset,
+                r.offset,
+                r.len,
+                libc_len(m.data_len()),
+                c.truncated
+            )));
+        }
+        off += libc_space(m.data_len());
+        let ok = match (m, c.parse()) {
+            (Msg::Rights(v), Message::Rights(r)) => {
+                r.iter().eq(v.iter().copied()) && r.trailing_bytes() == 0
+            }
+            (Msg::Creds { pid, uid, gid }, Message::Credentials(got)) => {
+                got == Credentials {
+                    pid: *pid,
+                    uid: *uid,
+                    gid: *gid,
+                }
+            }
+            (Msg::Other { level, kind, data }, _) => {
+                c.level == *level && c.kind == *kind && c.data == &data[..]
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(fail(format!(
+                "message {i}: {m:?} decoded as {:?}",
+                c.parse()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+enum BadCase {
+    NegativePid(i32),
+    TooManyFds(Vec<usize>),
+}
+
+/// Encode then decode round-trips arbitrary lists of control messages, at
+/// the offsets and lengths libc's CMSG_SPACE/CMSG_LEN give; encoding refuses
+/// more than 253 descriptors, a short buffer, a negative pid.
+#[test]
+fn p11_codec_roundtrip() {
+    let strat = (
+        proptest::collection::vec(msg(), 0..=6),
+        0usize..=32,
+        prop_oneof![
+            (i32::MIN..0).prop_map(BadCase::NegativePid),
+            proptest::collection::vec(0usize..=253, 2..=4).prop_map(BadCase::TooManyFds),
+        ],
+    );
+    run_property(
+        "p11_codec_roundtrip",
+        file!(),
+        strat,
+        |(msgs, slack, bad)| {
+            check_roundtrip(&msgs, slack)?;
+            let mut buf = vec![MaybeUninit::<u8>::uninit(); 4096];
+            match bad {
+                BadCase::NegativePid(pid) => {
+                    let m = [ControlMessage::Credentials(Credentials {
+                        pid,
+                        uid: 0,
+                        gid: 0,
+                    })];
+                    match encode(&m, &mut buf) {
+                        Err(e) if e.kind() == ErrorKind::InvalidControl => Ok(()),
+                        other => Err(fail(format!("credentials with pid {pid}: {other:?}"))),
+                    }
+                }
+                BadCase::TooManyFds(counts) => {
+                    let lists: Vec<Vec<i32>> = counts.iter().map(|&n| vec![3; n]).collect();
+                    let m: Vec<_> = lists
+                        .iter()
+                        .map(|l| ControlMessage::Rights(FdList::Raw(l)))
+                        .collect();
+                    let total: usize = counts.iter().sum();
+                    let r = encode(&m, &mut buf).map(|b| b.len());
+                    match (total > inflight::SCM_MAX_FD, r) {
+                        (true, Err(e)) if e.kind() == ErrorKind::TooManyFds => Ok(()),
+                        (false, Ok(_)) => Ok(()),
+                        (_, Err(e)) if e.kind() == ErrorKind::BufferTooSmall => Ok(()),
+                        (_, other) => Err(fail(format!(
+                            "{total} descriptors in {counts:?}: {other:?}"
+                        ))),
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// How a generated header's `cmsg_len` relates to its data.
+#[derive(Clone, Debug)]
+enum LenMode {
+    Exact,
+    Short(usize),
+    Over(usize),
+    Under(usize),
+    Any(u64),
+}
+
+#[derive(Clone, Debug)]
+struct Segment {
+    len: LenMode,
+    level: i32,
+    kind: i32,
+    data_len: usize,
+    seed: u64,
+}
+
+/// Arbitrary control bytes: header-shaped segments with honest and lying
+/// lengths, cut anywhere, or plain random bytes.
+#[derive(Clone)]
+struct RawBuf(Vec<u8>);
+
+impl std::fmt::Debug for RawBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes:", self.0.len())?;
+        for (i, chunk) in self.0.chunks(8).enumerate() {
+            if i % 4 == 0 {
+                write!(f, "\n  {:4}:", i * 8)?;
+            }
+            write!(f, " ")?;
+            for b in chunk {
+                write!(f, "{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn segment() -> impl Strategy<Value = Segment> {
+    (
+        prop_oneof![
+            6 => Just(LenMode::Exact),
+            1 => (0usize..16).prop_map(LenMode::Short),
+            1 => (1usize..64).prop_map(LenMode::Over),
+            1 => (1usize..8).prop_map(LenMode::Under),
+            1 => any::<u64>().prop_map(LenMode::Any),
+        ],
+        prop_oneof![Just(libc::SOL_SOCKET), any::<i32>()],
+        prop_oneof![
+            Just(libc::SCM_RIGHTS),
+            Just(libc::SCM_CREDENTIALS),
+            any::<i32>()
+        ],
+        0usize..=40,
+        any::<u64>(),
+    )
+        .prop_map(|(len, level, kind, data_len, seed)| Segment {
+            len,
+            level,
+            kind,
+            data_len,
+            seed,
+        })
+}
+
+fn raw_buf() -> impl Strategy<Value = RawBuf> {
+    prop_oneof![
+        4 => (proptest::collection::vec(segment(), 0..=6), any::<prop::sample::Index>(), 0usize..=24)
+            .prop_map(|(segs, cut, tail)| {
+                let mut out = Vec::new();
+                for s in &segs {
+                    let claimed = match s.len {
+                        LenMode::Exact => (HEADER_SIZE + s.data_len) as u64,
+                        LenMode::Short(n) => n as u64,
+                        LenMode::Over(n) => (HEADER_SIZE + s.data_len + n) as u64,
+                        LenMode::Under(n) => (HEADER_SIZE + s.data_len).saturating_sub(n) as u64,
+                        LenMode::Any(v) => v,
+                    };
+                    out.extend_from_slice(&claimed.to_ne_bytes());
+                    out.extend_from_slice(&s.level.to_ne_bytes());
+                    out.extend_from_slice(&s.kind.to_ne_bytes());
+                    out.extend_from_slice(&bytes_from_seed(s.seed, s.data_len));
+                    while out.len() % 8 != 0 {
+                        out.push(0);
+                    }
+                }
+                let keep = cut.index(out.len() + 1).max(out.len().saturating_sub(24));
+                out.truncate(keep);
+                out.extend(bytes_from_seed(tail as u64, tail));
+                RawBuf(out)
+            }),
+        1 => proptest::collection::vec(any::<u8>(), 0..=96).prop_map(RawBuf),
+    ]
+}
+
+fn read_len(buf: &[u8], at: usize) -> usize {
+    let mut raw = [0u8; 8];
+    raw.copy_from_slice(&buf[at..at + 8]);
+    u64::from_ne_bytes(raw) as usize
+}
+
+fn compare_walks(buf: &[u8]) -> Result<(), TestCaseError> {
+    let (refs, end) = naive::walk(buf);
+    let ours: Vec<_> = decode(buf).collect();
+    let show = |i: usize| format!("{:?}", ours.get(i));
+    let mut i = 0;
+    let mut next = Some(0usize);
+    for r in &refs {
+        let Some(got) = ours.get(i) else {
+            return Err(fail(format!(
+                "libc walk has a header at {} (cmsg_len {}); decode ended after {i}",
+                r.offset, r.len
+            )));
+        };
+        if r.len < HEADER_SIZE {
+            return match got {
+                Err(e) if e.kind() == ErrorKind::MalformedControl && ours.len() == i + 1 => Ok(()),
+                _ => Err(fail(format!(
+                    "cmsg_len {} < header at {}: decode gave {} then {} more",
+                    r.len,
+                    r.offset,
+                    show(i),
+                    ours.len() - i - 1
+                ))),
+            };
+        }
+        let c = got.as_ref().map_err(|e| {
+            fail(format!(
+                "header at {} (cmsg_len {}): decode error {e:?}",
+                r.offset, r.len
+            ))
+        })?;
+        let end_of = r.offset.saturating_add(r.len);
+        let truncated = end_of > buf.len();
+        let data_end = end_of.min(buf.len());
+        let data = &buf[r.data_offset.min(data_end)..data_end];
+        if c.offset != r.offset
+            || c.level != r.level
+            || c.kind != r.kind
+            || c.data != data
+            || c.truncated != truncated
+        {
+            return Err(fail(format!(
+                "header at {} (cmsg_len {}, level {}, type {}, {} data bytes, past the end {truncated}): decode gave {c:?}",
+                r.offset,
+                r.len,
+                r.level,
+                r.kind,
+                data.len()
+            )));
+        }
+        i += 1;
+        if truncated {
+            if ours.len() != i {
+                return Err(fail(format!(
+                    "decode went on after a truncated message: {}",
+                    show(i)
+                )));
+            }
+            return Ok(());
+        }
+        next = Some(r.offset + ((r.len + 7) & !7));
+    }
+    if end == RefEnd::OutOfDomain {
+        return Ok(());
+    }
+    // After the libc walk's null: decode may return one more message whose
+    // data fits but whose padding (or length) runs past the end.
+    let at = if refs.is_empty() { None } else { next };
+    let extra = match at {
+        Some(o) if o + HEADER_SIZE <= buf.len() => {
+            let l = read_len(buf, o);
+            Some((o, l))
+        }
+        _ => None,
+    };
+    match (extra, ours.get(i)) {
+        (None, None) => Ok(()),
+        (Some((o, l)), Some(Ok(c))) if l >= HEADER_SIZE => {
+            let end_of = o.saturating_add(l);
+            let data_end = end_of.min(buf.len());
+            let ok = c.offset == o
+                && c.truncated == (end_of > buf.len())
+                && c.data == &buf[(o + HEADER_SIZE).min(data_end)..data_end]
+                && ours.len() == i + 1;
+            if ok {
+                Ok(())
+            } else {
+                Err(fail(format!(
+                    "after the libc walk ended, decode gave {c:?} (expected the last message at {o}, cmsg_len {l}) and {} more",
+                    ours.len() - i - 1
+                )))
+            }
+        }
+        (extra, got) => Err(fail(format!(
+            "after the libc walk ended ({} headers), decode gave {got:?}; a last header {extra:?} (offset, cmsg_len)",
+            refs.len()
+        ))),
+    }
+}
+
+/// Decoding arbitrary bytes agrees with the naive CMSG_FIRSTHDR /
+/// CMSG_NXTHDR / CMSG_DATA walk where that walk is defined; decode_clamped
+/// never reads past the claimed length.
+#[test]
+fn p11_codec_decode_matches_libc_walk() {
+    run_property(
+        "p11_codec_decode_matches_libc_walk",
+        file!(),
+        (raw_buf(), any::<usize>()),
+        |(raw, claim)| {
+            let aligned = naive::aligned(&raw.0);
+            let buf = &naive::as_bytes(&aligned)[..raw.0.len()];
+            count_ops(1);
+            compare_walks(buf)?;
+            let claimed = claim % (buf.len() + 16);
+            let a: Vec<_> = decode_clamped(buf, claimed)
+                .map(|r| r.map_err(|e| e.kind()))
+                .collect();
+            let b: Vec<_> = decode(&buf[..claimed.min(buf.len())])
+                .map(|r| r.map_err(|e| e.kind()))
+                .collect();
+            if a != b {
+                return Err(fail(format!(
+                    "decode_clamped({claimed}) differs from decode of the prefix"
+                )));
+            }
+            Ok(())
+        },
+    );
+}
