@@ -1,0 +1,124 @@
+//! inflight's own echo peer (see `PROTOCOL.md`), and deliberately broken
+//! variants of it that the auditor's tests must catch.
+
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use inflight::ErrorKind;
+
+/// Deliberate protocol violations (hidden `--break MODE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Break {
+    /// Reopens each received descriptor by path (`/proc/self/fd/N`) and
+    /// echoes the new one: same file, different open file description.
+    Reopen,
+    /// Echoes correctly but never closes its received copies.
+    Leak,
+    /// Echoes the descriptors in reverse order.
+    Reverse,
+    /// Drops the last descriptor of each message.
+    Drop,
+    /// Echoes all but the last payload byte.
+    Truncate,
+}
+
+/// Runs the echo loop on the socket the protocol hands over; returns the
+/// process exit status.
+pub fn run(brk: Option<Break>) -> i32 {
+    match serve(brk) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("inflight echo peer: {e}");
+            1
+        }
+    }
+}
+
+fn serve(brk: Option<Break>) -> std::io::Result<i32> {
+    let fd: RawFd = std::env::var("INFLIGHT_PEER_FD")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let kind = std::env::var("INFLIGHT_PEER_TYPE").unwrap_or_else(|_| "?".into());
+    // The descriptor must be an open socket before we take ownership of it.
+    let probe = {
+        // SAFETY: borrow_raw needs `fd` open for the borrow's lifetime; fcntl
+        // below only reads its flags and the borrow ends before any close.
+        let b = unsafe { BorrowedFd::borrow_raw(fd) };
+        inflight::socket_kind(&b)
+    };
+    if let Err(e) = probe {
+        eprintln!(
+            "inflight echo peer: descriptor {fd} (INFLIGHT_PEER_FD) is not a usable socket: {e}"
+        );
+        return Ok(2);
+    }
+    // SAFETY: from_raw_fd needs an open descriptor owned by nobody else:
+    // the protocol hands descriptor INFLIGHT_PEER_FD to this process for its
+    // sole use, and it was just checked to be an open socket.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = vec![0u8; 65536];
+    let mut leaked: Vec<OwnedFd> = Vec::new();
+    loop {
+        let got = match inflight::recv_fds_vec(&sock, &mut buf, inflight::SCM_MAX_FD) {
+            Ok(got) => got,
+            Err(e) => {
+                match e.kind() {
+                    ErrorKind::ControlBufferFull | ErrorKind::ReceiverLimit => {
+                        eprintln!("inflight echo peer ({kind}): MSG_CTRUNC: {e}");
+                    }
+                    ErrorKind::PayloadTruncated => {
+                        eprintln!("inflight echo peer ({kind}): MSG_TRUNC: {e}");
+                    }
+                    _ => {
+                        eprintln!("inflight echo peer ({kind}): recvmsg: {e}");
+                        return Ok(1);
+                    }
+                }
+                return Ok(3);
+            }
+        };
+        if got.bytes == 0 && got.fds.is_empty() {
+            let _ = std::io::stdout().flush();
+            return Ok(0);
+        }
+        let mut fds = got.fds;
+        let mut len = got.bytes;
+        match brk {
+            Some(Break::Reopen) => fds = fds.into_iter().map(reopen).collect(),
+            Some(Break::Reverse) => fds.reverse(),
+            Some(Break::Drop) => {
+                fds.pop();
+            }
+            Some(Break::Truncate) if len > 1 => len -= 1,
+            _ => {}
+        }
+        let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
+        let mut sent = inflight::send_fds(&sock, &buf[..len], &borrowed)?;
+        // Stream sockets may take a large payload in several writes; the
+        // descriptors went with the first.
+        while sent < len {
+            sent += inflight::send_fds(&sock, &buf[sent..len], &[])?;
+        }
+        drop(borrowed);
+        if brk == Some(Break::Leak) {
+            leaked.append(&mut fds);
+        }
+        drop(fds);
+    }
+}
+
+/// Opens `/proc/self/fd/N` anew (a new open file description of the same
+/// file); falls back to the descriptor itself where the kernel refuses
+/// (sockets, anonymous inodes).
+fn reopen(fd: OwnedFd) -> OwnedFd {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let opts = [(true, true), (true, false), (false, true)];
+    for (r, w) in opts {
+        if let Ok(f) = std::fs::OpenOptions::new().read(r).write(w).open(&path) {
+            return f.into();
+        }
+    }
+    fd
+}
