@@ -1,5 +1,6 @@
 //! Auditing an external program through the echo protocol (`PROTOCOL.md`).
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -13,6 +14,7 @@ use inflight::inspect::{file_id, same_file, FdSnapshot, Sameness};
 use inflight::{ErrorKind, SocketKind};
 use inflight_peers::{FdKind, Fixture};
 
+use crate::ensure;
 use crate::runner::{Case, CaseResult, Context, Outcome, Settings};
 use crate::sys;
 
@@ -60,11 +62,13 @@ pub fn cases(cmd: &PeerCmd, kinds: &[SocketKind]) -> Vec<Case> {
     let mut out = Vec::new();
     for &kind in kinds {
         let k = kind.name();
+        let shared: Shared = Rc::new(RefCell::new(None));
         let mut add = |name: String, fixtures: Vec<FdKind>, msgs: Vec<Msg>| {
             let cmd = Rc::clone(&cmd);
+            let shared = Rc::clone(&shared);
             out.push(Case::new(
                 format!("peer/{k}/{name}"),
-                move |s: &Settings| run_case(&cmd, kind, s, &fixtures, &msgs),
+                move |s: &Settings| run_case(&cmd, kind, s, &shared, &fixtures, &msgs),
             ));
         };
         add(
@@ -149,24 +153,65 @@ pub fn cases(cmd: &PeerCmd, kinds: &[SocketKind]) -> Vec<Case> {
             vec![FdKind::MemFd, FdKind::PipeRead, FdKind::EventFd],
             msgs,
         );
+        let cmd = Rc::clone(&cmd);
+        out.push(Case::new(format!("peer/{k}/clean-exit"), move |s: &Settings| {
+            let mut slot = shared.borrow_mut();
+            session(&mut slot, &cmd, kind, s)?;
+            let own_before = FdSnapshot::take().ctx("reading /proc/self/fd")?;
+            let session = slot.take().ok_or("no session")?;
+            let exchanges = session.exchanges;
+            session.finish()?;
+            let leaked = FdSnapshot::take()
+                .ctx("reading /proc/self/fd")?
+                .leaked_since(&own_before);
+            ensure!(leaked.is_empty(), "AUDITOR BUG: the auditor leaked {}", list_fds(&leaked));
+            Ok(Outcome::pass(format!(
+                "after {exchanges} exchange(s), end of input ({}): the peer exited with status 0 and sent nothing more",
+                if kind == SocketKind::Datagram {
+                    "a 0-byte datagram without descriptors"
+                } else {
+                    "shutdown(SHUT_WR)"
+                }
+            )))
+        }));
     }
     out
+}
+
+/// The peer process of one socket kind, shared by that kind's cases (a
+/// peer starts once per kind, not once per case); a failing case kills it
+/// and the next case starts a fresh one.
+type Shared = Rc<RefCell<Option<Session>>>;
+
+fn session<'a>(
+    slot: &'a mut Option<Session>,
+    cmd: &PeerCmd,
+    kind: SocketKind,
+    s: &Settings,
+) -> Result<&'a mut Session, String> {
+    if slot.is_none() {
+        *slot = Some(Session::start(cmd, kind, s.timeout)?);
+    }
+    slot.as_mut().ok_or_else(|| "no session".to_string())
 }
 
 fn run_case(
     cmd: &PeerCmd,
     kind: SocketKind,
     s: &Settings,
+    shared: &Shared,
     kinds: &[FdKind],
     msgs: &[Msg],
 ) -> CaseResult {
+    let mut slot = shared.borrow_mut();
+    session(&mut slot, cmd, kind, s)?;
     let own_before = FdSnapshot::take().ctx("reading /proc/self/fd")?;
     let result = (|| {
+        let session = session(&mut slot, cmd, kind, s)?;
         let fixtures: Vec<Fixture> = kinds
             .iter()
             .map(|k| k.open().ctx(&format!("opening a {} fixture", k.name())))
             .collect::<Result<_, _>>()?;
-        let mut session = Session::start(cmd, kind, s.timeout)?;
         let mut notes = Vec::new();
         for (i, m) in msgs.iter().enumerate() {
             let fds: Vec<BorrowedFd<'_>> = m.fds.iter().map(|&j| fixtures[j].as_fd()).collect();
@@ -180,7 +225,6 @@ fn run_case(
                 return Err(session.fail(what));
             }
         }
-        session.finish()?;
         let total_fds: usize = msgs.iter().map(|m| m.fds.len()).sum();
         let summary = format!(
             "{} message(s), {} descriptor(s), {} payload byte(s) echoed identically (kcmp), no peer leak",
@@ -195,6 +239,11 @@ fn run_case(
         }
         Ok(Outcome::pass(summary))
     })();
+    if result.is_err() {
+        // The peer was killed (or never started): the next case starts a
+        // fresh one.
+        *slot = None;
+    }
     // The auditor itself must not leak, whatever the peer did.
     let own_after = FdSnapshot::take().ctx("reading /proc/self/fd")?;
     let leaked = own_after.leaked_since(&own_before);
@@ -536,6 +585,7 @@ impl Session {
             return Ok(());
         };
         let deadline = Instant::now() + self.timeout.min(Duration::from_secs(2));
+        let mut pause = Duration::from_micros(20);
         loop {
             let now = FdSnapshot::of_pid(self.pid).ctx("reading the peer's /proc/PID/fd")?;
             let leaked = now.leaked_since(base);
@@ -550,7 +600,8 @@ impl Session {
                     now.len()
                 ));
             }
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(2));
         }
     }
 
