@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The conformance auditor (audit/): the kernel battery, the crates matrix
+# (peer-crate findings compared with audit/expected-crates.txt), the
+# self-audit of inflight's echo peer, and the example peers in C and Python.
+# JUnit reports are kept in target/audit/*.xml; any failing case fails CI.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+need() { # need COMMAND DEBIAN-PACKAGE: install the package if the command is missing
+    command -v "$1" >/dev/null 2>&1 && return 0
+    echo "installing $2 (for $1)"
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"
+    else
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"
+    fi
+}
+need cc gcc
+need python3 python3
+
+cargo build --release -p inflight-audit
+audit=target/release/inflight-audit
+out=target/audit
+mkdir -p "$out"
+cc -O2 -Wall -Wextra -Werror -o "$out/echo_peer_c" audit/peers/echo_peer.c
+
+status=0
+run() { # run NAME ARGS...: one audit, JUnit report in $out/NAME.xml
+    local name=$1
+    shift
+    echo "--> inflight-audit $*"
+    "$audit" --format junit --output "$out/$name.xml" "$@" || status=1
+}
+run kernel kernel
+run crates --expect audit/expected-crates.txt crates
+run self-echo peer -- "$audit" echo
+run peer-c peer -- "$out/echo_peer_c"
+run peer-python peer -- python3 audit/peers/echo_peer.py
+exit $status
