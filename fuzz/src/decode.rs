@@ -89,8 +89,14 @@ pub fn decode_cmsg(data: &[u8]) {
     let mut off = 0usize;
     let mut model_done = false;
     for (i, item) in walked.iter().enumerate() {
-        assert!(!model_done, "decoder yielded past the end of the walk: {item:?}");
-        assert!(off + HEADER_SIZE <= eff, "item {i} without room for a header");
+        assert!(
+            !model_done,
+            "decoder yielded past the end of the walk: {item:?}"
+        );
+        assert!(
+            off + HEADER_SIZE <= eff,
+            "item {i} without room for a header"
+        );
         let len = read_len(buf, off);
         let last = i + 1 == walked.len();
         match item {
@@ -142,9 +148,9 @@ fn check_parse(c: &Cmsg<'_>) {
         Message::Rights(r) => {
             assert_eq!((c.level, c.kind), (SOL_SOCKET, libc::SCM_RIGHTS));
             assert_eq!(r.len() * 4 + r.trailing_bytes(), c.data.len());
-            assert_eq!(r.is_empty(), r.len() == 0);
             let nums: Vec<i32> = r.iter().collect();
             assert_eq!(nums.len(), r.len());
+            assert_eq!(r.is_empty(), nums.is_empty());
             for (n, chunk) in nums.iter().zip(c.data.chunks_exact(4)) {
                 assert_eq!(*n, i32::from_ne_bytes(chunk.try_into().unwrap()));
             }

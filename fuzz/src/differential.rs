@@ -209,7 +209,11 @@ fn compare(
                 );
                 assert!(c.truncated, "{name}: overrun not marked truncated");
                 assert_eq!(c.data_range.end, len, "{name}: overrun not clamped");
-                assert_eq!(i + 1, ours.len(), "{name}: inflight went on after an overrun");
+                assert_eq!(
+                    i + 1,
+                    ours.len(),
+                    "{name}: inflight went on after an overrun"
+                );
                 defined_to_end = false;
             }
             (step, item) => panic!("{name}: step {i}: reference {step:?}, inflight {item:?}"),

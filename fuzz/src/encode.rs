@@ -33,7 +33,10 @@ enum BufSize {
 #[derive(Arbitrary, Debug)]
 enum Msg {
     Rights(Vec<FdRef>),
-    ManyRights { fd: FdRef, count: u16 },
+    ManyRights {
+        fd: FdRef,
+        count: u16,
+    },
     Credentials(CredSpec),
     Other {
         level: Level,
@@ -338,7 +341,11 @@ fn run(input: &Input) {
     let mut buf: Vec<MaybeUninit<u8>> = Vec::with_capacity(size);
     buf.resize(size, MaybeUninit::uninit());
 
-    let total_fds: usize = owned.iter().filter_map(|o| o.fds.as_ref()).map(Vec::len).sum();
+    let total_fds: usize = owned
+        .iter()
+        .filter_map(|o| o.fds.as_ref())
+        .map(Vec::len)
+        .sum();
     let expect_encoder = if total_fds > SCM_MAX_FD {
         Some(ErrorKind::TooManyFds)
     } else if size < need {
@@ -372,7 +379,9 @@ fn run(input: &Input) {
         );
         let end = off + cmsg_len(o.data.len());
         assert!(
-            bytes[end..off + cmsg_space(o.data.len())].iter().all(|&b| b == 0),
+            bytes[end..off + cmsg_space(o.data.len())]
+                .iter()
+                .all(|&b| b == 0),
             "message {i}: padding not zeroed"
         );
         match c.parse() {
@@ -386,7 +395,10 @@ fn run(input: &Input) {
                     assert_eq!(got, c, "message {i}: credentials");
                 }
             }
-            _ => assert!(o.fds.is_none() && o.creds.is_none(), "message {i}: typed as other"),
+            _ => assert!(
+                o.fds.is_none() && o.creds.is_none(),
+                "message {i}: typed as other"
+            ),
         }
         off += cmsg_space(o.data.len());
     }
@@ -404,7 +416,7 @@ fn send_and_check(input: &Input, owned: &[Owned], control: &[u8]) {
         inflight::set_pass_credentials(&b, true).expect("SO_PASSCRED");
     }
     let predicted = predict_kernel(owned);
-    let payload = [b'x'];
+    let payload = *b"x";
     let iov = libc::iovec {
         iov_base: payload.as_ptr() as *mut libc::c_void,
         iov_len: 1,
@@ -421,20 +433,16 @@ fn send_and_check(input: &Input, owned: &[Owned], control: &[u8]) {
     // SAFETY: sendmsg(2) reads the msghdr, one iovec of 1 readable byte and
     // msg_controllen readable bytes of control, all alive for the call; `a`
     // is an open socket.
-    let ret = unsafe {
-        libc::sendmsg(
-            a.as_raw_fd(),
-            &msg,
-            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-        )
-    };
+    let ret =
+        unsafe { libc::sendmsg(a.as_raw_fd(), &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
     let got = if ret < 0 {
         Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
     } else {
         Ok(())
     };
     assert_eq!(
-        got, predicted,
+        got,
+        predicted,
         "kernel answer vs prediction for {:?} ({} control bytes)",
         input.msgs,
         control.len()

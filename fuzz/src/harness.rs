@@ -63,12 +63,15 @@ struct Got {
 
 macro_rules! recv_array {
     ($n:expr, $sock:expr, $iov:expr, $opts:expr) => {
-        ($n, inflight::recv_with::<$n>($sock, $iov, $opts).map(|r| Got {
-            bytes: r.bytes,
-            fds: r.fds.into_vec(),
-            credentials: r.credentials,
-            pidfd: r.pidfd,
-        }))
+        (
+            $n,
+            inflight::recv_with::<$n>($sock, $iov, $opts).map(|r| Got {
+                bytes: r.bytes,
+                fds: r.fds.into_vec(),
+                credentials: r.credentials,
+                pidfd: r.pidfd,
+            }),
+        )
     };
 }
 
@@ -180,7 +183,11 @@ impl Harness {
     }
 
     fn queued_bytes(&self, at: usize) -> usize {
-        self.queues[at].iter().map(|p| p.payload.len()).sum::<usize>() - self.front_off[at]
+        self.queues[at]
+            .iter()
+            .map(|p| p.payload.len())
+            .sum::<usize>()
+            - self.front_off[at]
     }
 
     /// What `n` received bytes at `at` must be: the bytes, the descriptors
@@ -215,8 +222,18 @@ impl Harness {
             Kind::SeqPacket | Kind::Datagram => {
                 let p = q.front().expect("a message is queued");
                 let want = p.payload.len().min(len);
-                assert_eq!(n, want, "{:?}: bytes of a {}-byte message", self.kind, p.payload.len());
-                (p.payload[..n].to_vec(), p.fds.clone(), p.payload.len() > len)
+                assert_eq!(
+                    n,
+                    want,
+                    "{:?}: bytes of a {}-byte message",
+                    self.kind,
+                    p.payload.len()
+                );
+                (
+                    p.payload[..n].to_vec(),
+                    p.fds.clone(),
+                    p.payload.len() > len,
+                )
             }
         }
     }
@@ -339,7 +356,10 @@ impl Harness {
                     return;
                 }
                 if kind == ErrorKind::Io && e.is_would_block() {
-                    assert!(empty && !eof, "{what}: WouldBlock with data queued or at EOF");
+                    assert!(
+                        empty && !eof,
+                        "{what}: WouldBlock with data queued or at EOF"
+                    );
                     return;
                 }
                 assert!(!empty, "{what}: {e:?} with nothing queued");
@@ -349,7 +369,11 @@ impl Harness {
                 let got = e.take_fds();
                 match kind {
                     ErrorKind::ControlBufferFull => {
-                        assert!(fds.len() > capacity, "{what}: {e:?} with {} sent", fds.len());
+                        assert!(
+                            fds.len() > capacity,
+                            "{what}: {e:?} with {} sent",
+                            fds.len()
+                        );
                         assert_eq!(e.capacity(), capacity, "{what}: capacity in {e:?}");
                         assert!(
                             got.len() >= capacity && got.len() <= fds.len(),

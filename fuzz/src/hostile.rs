@@ -130,7 +130,14 @@ fn run(input: &Input) {
                 cmsgs,
                 payload,
                 tail,
-            } => hostile_send(&mut h, usize::from(*from_b), cmsgs, *payload, tail, no_rights),
+            } => hostile_send(
+                &mut h,
+                usize::from(*from_b),
+                cmsgs,
+                *payload,
+                tail,
+                no_rights,
+            ),
             Op::Recv { at_b, spec } => h.recv(usize::from(*at_b), *spec),
             Op::CloseOriginal(i) => h.close_original(*i),
         }
@@ -311,7 +318,10 @@ fn hostile_send(
         assert!(refused || too_many_refs, "{what}: refused with {err}");
         return;
     }
-    assert!(!refused, "{what}: accepted ({ret} bytes), predicted refused");
+    assert!(
+        !refused,
+        "{what}: accepted ({ret} bytes), predicted refused"
+    );
     assert_eq!(ret as usize, payload.len(), "{what}: short write");
     let witnesses: Vec<Rc<_>> = sent.iter().map(|&i| h.pool[i].witness.clone()).collect();
     h.enqueue(1 - from, payload, witnesses);

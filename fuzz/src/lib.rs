@@ -15,7 +15,11 @@
 //! | [`hostile_peer`] | raw `sendmsg` with hostile control data, inflight receiving | data or a typed error, identity oracle, no leak |
 
 #![cfg(target_os = "linux")]
-#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks, missing_docs)]
+#![deny(
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs
+)]
 
 mod decode;
 mod differential;
@@ -31,8 +35,11 @@ pub use encode::encode_roundtrip;
 pub use hostile::hostile_peer;
 pub use live::live_transfer;
 
+/// A target's body: returns on a good input, panics on a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name: what the replay test and tools iterate over.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("decode_cmsg", decode_cmsg),
     ("decode_differential", decode_differential),
     ("encode_roundtrip", encode_roundtrip),

@@ -111,13 +111,20 @@ fn send(h: &mut Harness, from: usize, picks: &[usize], len: usize) {
         .collect();
     let opts = SendOptions::new().nonblocking(true);
     let res = inflight::send_with(&sock, &[IoSlice::new(&payload)], &fds, &opts);
-    let what = format!("{:?} send from {from}: {} fds, {len} bytes", h.kind, fds.len());
+    let what = format!(
+        "{:?} send from {from}: {} fds, {len} bytes",
+        h.kind,
+        fds.len()
+    );
     drop(fds);
     let alive = h.peer_alive(from);
     match res {
         Ok(n) => {
             assert!(picks.len() <= SCM_MAX_FD, "{what}: too many fds accepted");
-            assert!(alive || (len == 0 && picks.is_empty()), "{what}: Ok({n}) to a closed peer");
+            assert!(
+                alive || (len == 0 && picks.is_empty()),
+                "{what}: Ok({n}) to a closed peer"
+            );
             assert_eq!(n, len, "{what}: short write");
             let witnesses: Vec<Rc<_>> = picks.iter().map(|&i| h.pool[i].witness.clone()).collect();
             h.enqueue(1 - from, payload, witnesses);
@@ -130,8 +137,8 @@ fn send(h: &mut Harness, from: usize, picks: &[usize], len: usize) {
             ),
             ErrorKind::Io => {
                 let errno = e.io_error().and_then(|io| io.raw_os_error());
-                let too_many_refs = errno == Some(libc::ETOOMANYREFS)
-                    && !util::facts().inflight_exempt;
+                let too_many_refs =
+                    errno == Some(libc::ETOOMANYREFS) && !util::facts().inflight_exempt;
                 assert!(
                     picks.len() <= SCM_MAX_FD && (!alive || too_many_refs),
                     "{what}: {e:?} (peer alive: {alive})"

@@ -85,7 +85,10 @@ pub(crate) fn facts() -> &'static Facts {
                 .unwrap_or_default()
                 .lines()
                 .filter_map(|l| {
-                    let v: Vec<u64> = l.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+                    let v: Vec<u64> = l
+                        .split_whitespace()
+                        .filter_map(|s| s.parse().ok())
+                        .collect();
                     (v.len() == 3).then(|| (v[0] as u32, v[2]))
                 })
                 .collect()
@@ -156,7 +159,11 @@ pub(crate) fn fd_table() -> Vec<(RawFd, u64, u64)> {
     // SAFETY: opendir(3) reads the NUL-terminated path literal and returns
     // a directory stream or null (checked).
     let dir = unsafe { libc::opendir(c"/proc/self/fd".as_ptr()) };
-    assert!(!dir.is_null(), "opendir /proc/self/fd: {}", io::Error::last_os_error());
+    assert!(
+        !dir.is_null(),
+        "opendir /proc/self/fd: {}",
+        io::Error::last_os_error()
+    );
     // SAFETY: `dir` is a live stream from opendir.
     let own = unsafe { libc::dirfd(dir) };
     let mut out = Vec::with_capacity(32);

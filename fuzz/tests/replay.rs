@@ -11,7 +11,9 @@ use std::sync::Mutex;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn inputs(target: &str, kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(kind).join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(kind)
+        .join(target);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
@@ -42,7 +44,10 @@ fn replay(target: &str) {
             failed.push(path.display().to_string());
         }
     }
-    assert!(failed.is_empty(), "{target}: inputs that crash: {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "{target}: inputs that crash: {failed:#?}"
+    );
     eprintln!(
         "{target}: replayed {} seeds and {} regressions",
         seeds.len(),
@@ -79,8 +84,9 @@ fn hostile_peer() {
 /// replay walks is the list the fuzzer runs.
 #[test]
 fn targets_match_the_manifest() {
-    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .expect("read Cargo.toml");
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .expect("read Cargo.toml");
     let bins: Vec<&str> = manifest
         .lines()
         .filter_map(|l| l.strip_prefix("name = \""))
