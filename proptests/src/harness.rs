@@ -76,7 +76,7 @@ impl LeakCheck {
 }
 
 /// Runs one property: `cases` from `PROPTEST_CASES` (never hard-coded),
-/// regressions persisted next to `source_file` in `proptest-regressions/`,
+/// regressions persisted in `proptests/proptest-regressions/<suite>.txt`,
 /// every case inside a leak check. Holds the binary's [`serial`] lock for the
 /// whole run. On failure it panics with the reason and the shrunk input
 /// printed with `{:#?}` (the plans print as readable summaries).
@@ -97,8 +97,8 @@ pub fn run_property<S>(
     let config = Config {
         source_file: Some(source_file),
         test_name: Some(name),
-        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
-            "proptest-regressions",
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            regressions_file(source_file),
         ))),
         ..Config::default()
     };
@@ -121,6 +121,22 @@ pub fn run_property<S>(
             panic!("property {name} failed: {reason}\n\nminimal failing input:\n{value:#?}\n")
         }
     }
+}
+
+/// `proptests/proptest-regressions/<suite>.txt` for the suite in
+/// `source_file` (proptest's `SourceParallel` looks for a `lib.rs` beside
+/// the source, which integration tests do not have). Leaked: one short
+/// string per property run.
+fn regressions_file(source_file: &str) -> &'static str {
+    let suite = std::path::Path::new(source_file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("unknown");
+    let path = format!(
+        "{}/proptest-regressions/{suite}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Box::leak(path.into_boxed_str())
 }
 
 /// Appends `name cases=N ops=M` to the file named by
