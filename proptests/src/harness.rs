@@ -97,9 +97,9 @@ pub fn run_property<S>(
     let config = Config {
         source_file: Some(source_file),
         test_name: Some(name),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            regressions_file(source_file),
-        ))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions_file(
+            source_file,
+        )))),
         ..Config::default()
     };
     let ops_before = OPS.load(Ordering::Relaxed);
