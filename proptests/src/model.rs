@@ -124,6 +124,9 @@ pub struct Model {
     pub kind: SocketKind,
     /// What each original is.
     pub pool: Vec<FdKind>,
+    /// `SO_PASSCRED` on the receiver: every receive of data also carries
+    /// `SCM_CREDENTIALS`, a second control message beside the rights.
+    pub passcred: bool,
     /// Which originals are still open.
     pub open: Vec<bool>,
     /// The sender end is open.
@@ -330,9 +333,14 @@ impl ReferenceStateMachine for Reference {
     type Transition = Op;
 
     fn init_state() -> BoxedStrategy<Model> {
-        (any_kind(), proptest::collection::vec(any_fd_kind(), POOL))
-            .prop_map(|(kind, pool)| Model {
+        (
+            any_kind(),
+            proptest::collection::vec(any_fd_kind(), POOL),
+            any::<bool>(),
+        )
+            .prop_map(|(kind, pool, passcred)| Model {
                 kind,
+                passcred,
                 open: vec![true; pool.len()],
                 pool,
                 sender_open: true,
@@ -379,6 +387,7 @@ mod tests {
         Model {
             kind,
             pool: vec![FdKind::File; POOL],
+            passcred: false,
             open: vec![true; POOL],
             sender_open: true,
             sender_shut: false,

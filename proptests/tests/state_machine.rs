@@ -11,7 +11,7 @@ use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use inflight::inspect::FdSnapshot;
-use inflight::{ErrorKind, RecvOptions, SocketKind};
+use inflight::{Credentials, ErrorKind, RecvOptions, SocketKind};
 use inflight_peers::Fixture;
 use inflight_proptests::check::{cloexec_as_asked, identical};
 use inflight_proptests::harness::{count_ops, run_property};
@@ -98,6 +98,9 @@ impl StateMachineTest for Test {
         let (sender, receiver) = inflight::socketpair(model.kind).expect("socketpair");
         inflight::set_nonblocking(&sender, true).expect("O_NONBLOCK");
         inflight::set_nonblocking(&receiver, true).expect("O_NONBLOCK");
+        if model.passcred {
+            inflight::set_pass_credentials(&receiver, true).expect("SO_PASSCRED");
+        }
         let mut originals = Vec::new();
         let mut keep = Vec::new();
         let mut witnesses = Vec::new();
@@ -149,6 +152,8 @@ impl StateMachineTest for Test {
                         assert_eq!(&buf[..got.bytes], &bytes[..], "{what}: payload");
                         assert_eq!(got.fds.len(), fds.len(), "{what}: descriptor count");
                         sys.check_delivered(&what, &got.fds, fds, *cloexec);
+                        let creds = model.passcred.then(Credentials::current);
+                        assert_eq!(got.credentials, creds, "{what}: credentials");
                         sys.held.extend(fds.iter().copied().zip(got.fds));
                     }
                     (Expect::Truncated { bytes, fds, cap }, Err(mut e)) => {
