@@ -207,6 +207,9 @@ pub fn cases() -> Vec<Case> {
     for k in SocketKind::ALL {
         v.push(case(format!("kernel/msg-peek/{k}"), move |_| msg_peek(k)));
     }
+    v.push(case("kernel/msg-peek/stream-lookahead".into(), |_| {
+        peek_lookahead_stream()
+    }));
     for k in SocketKind::ALL {
         v.push(case(format!("kernel/queued-after-close/{k}"), move |_| {
             queued_after_close(k)
@@ -858,6 +861,42 @@ fn msg_peek(k: SocketKind) -> CaseResult {
     }
     Ok(Outcome::pass(format!(
         "peek, peek, receive installed fds {nums:?}: a new duplicate each time (each must be closed)"
+    )))
+}
+
+/// A stream peek whose buffer fills before a later write that carries
+/// descriptors: Linux's `unix_stream_read_generic` walks on in 0-byte steps
+/// and duplicates that write's descriptors into the peek, although none of
+/// its bytes were copied; a plain read of the same size gets none. Reported
+/// either way (a peer that peeks to size a buffer must expect it); a failure
+/// is only a plain read that crosses the boundary, or a wrong file.
+fn peek_lookahead_stream() -> CaseResult {
+    let fx = FdKind::File.open().ctx("file")?;
+    let (a, b) = pair(SocketKind::Stream)?;
+    send(&a, b"aaaa", &[]).ctx("sendmsg 1")?;
+    send(&a, b"bbbb", &[fx.fd.as_raw_fd()]).ctx("sendmsg 2")?;
+    let (pb, p) = recv(&b, 2, Some(BIG), libc::MSG_PEEK).ctx("peek")?;
+    let (rb, r) = recv(&b, 2, Some(BIG), 0).ctx("recvmsg")?;
+    ensure!(
+        r.fds.is_empty(),
+        "a 2-byte read of the first (descriptor-less) write returned {} descriptor(s) of the second",
+        r.fds.len()
+    );
+    for f in &p.fds {
+        ensure!(
+            same_file(fx.as_fd(), f.as_fd()) != Sameness::Different,
+            "the peeked descriptor is another file"
+        );
+    }
+    let what = if p.fds.is_empty() {
+        "no descriptor (the peek stopped with the buffer)"
+    } else {
+        "the second write's descriptor (the peek looked ahead past a full buffer)"
+    };
+    Ok(Outcome::pass(format!(
+        "writes \"aaaa\" and \"bbbb\"+fd; a 2-byte MSG_PEEK returned {:?} with {what}; a 2-byte read returned {:?} with none",
+        String::from_utf8_lossy(&pb),
+        String::from_utf8_lossy(&rb)
     )))
 }
 

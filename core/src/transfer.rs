@@ -101,6 +101,13 @@ impl RecvOptions {
     /// `MSG_PEEK`: look at the next message without consuming it. The
     /// kernel installs a *fresh set of duplicates* of its descriptors on
     /// every peek; they are owned by the result and closed when it drops.
+    ///
+    /// On a stream socket Linux (at least up to 6.18) lets a peek look
+    /// ahead: when the buffer fills before a later write that carries
+    /// descriptors, the peek still returns that write's descriptors although
+    /// none of its bytes were copied; a read of the same size would not.
+    /// Do not infer from a stream peek which bytes the descriptors came
+    /// with.
     pub const fn peek(mut self, on: bool) -> Self {
         self.peek = on;
         self
@@ -327,7 +334,8 @@ pub fn recv_fds_vectored<const N: usize>(
 /// Peeks at the next message: like [`recv_fds`], but the message stays
 /// queued. Every peek installs a fresh set of duplicate descriptors; they are
 /// owned by the result and closed when it is dropped, so peeking repeatedly
-/// leaks nothing.
+/// leaks nothing. On stream sockets a peek may return the descriptors of a
+/// later write (see [`RecvOptions::peek`]).
 ///
 /// # Errors
 ///
