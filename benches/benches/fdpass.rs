@@ -259,9 +259,9 @@ fn criterion() -> Criterion {
     // takes medians, which holds up better on a shared machine than one
     // long run.
     Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(900))
-        .sample_size(30)
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(500))
+        .sample_size(20)
         .nresamples(5_000)
         .without_plots()
         .configure_from_args()

@@ -37,11 +37,11 @@
 
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::{size_of, MaybeUninit};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 
 use crate::codec::{self, space_for, ControlMessage, FdList};
 use crate::error::{Error, ErrorKind};
-use crate::fdarray::{CapacityError, FdArray};
+use crate::fdarray::FdArray;
 use crate::sys;
 use crate::transfer::{check_send, Received, RecvOptions};
 
@@ -283,36 +283,7 @@ impl<const N: usize> Iterator for Messages<'_, N> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let raw = self.raw.next_message()?;
-        let mut fds = FdArray::<N>::new();
-        let mut surplus: Vec<OwnedFd> = Vec::new();
-        let extras = raw.control.claim(|fd| {
-            if let Err(CapacityError(fd)) = fds.push(fd) {
-                surplus.push(fd);
-            }
-        });
-        // The same classification as a single receive.
-        let ctrunc = raw.flags & libc::MSG_CTRUNC != 0;
-        let kind = if !surplus.is_empty() || (ctrunc && fds.is_full()) {
-            Some(ErrorKind::ControlBufferFull)
-        } else if ctrunc {
-            Some(ErrorKind::ReceiverLimit)
-        } else if raw.flags & libc::MSG_TRUNC != 0 {
-            Some(ErrorKind::PayloadTruncated)
-        } else {
-            None
-        };
-        Some(match kind {
-            None => Ok(Received {
-                bytes: raw.bytes,
-                fds,
-                credentials: extras.credentials,
-                pidfd: extras.pidfd,
-            }),
-            Some(kind) => {
-                let mut all = fds.into_vec();
-                all.append(&mut surplus);
-                Err(Error::truncated(kind, all, raw.bytes, N))
-            }
-        })
+        // The same claim and classification as a single receive.
+        Some(crate::transfer::finish(raw, FdArray::<N>::new(), true))
     }
 }

@@ -435,26 +435,45 @@ pub(crate) fn recv_into<S: FdSink>(
     sock: BorrowedFd<'_>,
     bufs: &mut [IoSliceMut<'_>],
     control: &mut [MaybeUninit<u8>],
-    mut sink: S,
+    sink: S,
     opts: &RecvOptions,
 ) -> Result<Received<S>, Error> {
     let raw = sys::recvmsg(sock, bufs, control, opts.flags())?;
+    finish(raw, sink, opts.cloexec)
+}
+
+/// Claims every descriptor of one received message into `sink` (past its
+/// capacity, into the error) and classifies truncation: the one place a
+/// single receive and each message of a batch receive are judged.
+///
+/// `cloexec` matters only where the kernel has no `MSG_CMSG_CLOEXEC`: the
+/// flag is then set right after arrival (not atomic against a concurrent
+/// fork + exec).
+pub(crate) fn finish<S: FdSink>(
+    raw: sys::RawRecv<'_>,
+    mut sink: S,
+    cloexec: bool,
+) -> Result<Received<S>, Error> {
     let mut surplus: Vec<OwnedFd> = Vec::new();
     let extras = raw.control.claim(|fd| {
-        // Without MSG_CMSG_CLOEXEC the flag is set right after arrival (not
-        // atomic against a concurrent fork + exec).
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        if opts.cloexec {
+        if cloexec {
             let _ = sys::set_fd_flags(fd.as_fd(), libc::FD_CLOEXEC);
         }
         if let Err(fd) = sink.accept(fd) {
             surplus.push(fd);
         }
     });
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = cloexec;
     let ctrunc = raw.flags & libc::MSG_CTRUNC != 0;
     let kind = if !surplus.is_empty() || (ctrunc && sink.count() >= sink.capacity()) {
+        // More arrived than the caller has room for, or the kernel ran out
+        // of control buffer with the caller's capacity reached.
         Some(ErrorKind::ControlBufferFull)
     } else if ctrunc {
+        // Fewer than the capacity arrived and the kernel still cut: it
+        // could not install them (RLIMIT_NOFILE, a security module).
         Some(ErrorKind::ReceiverLimit)
     } else if raw.flags & libc::MSG_TRUNC != 0 {
         Some(ErrorKind::PayloadTruncated)
