@@ -9,7 +9,7 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Arbitrary;
 use inflight::codec::{cmsg_align, cmsg_len};
 use inflight::{Credentials, SCM_MAX_FD};
 
@@ -94,14 +94,7 @@ const CMSGS_MAX: usize = 8;
 /// When the kernel accepts or refuses other than predicted, or a receive
 /// disagrees with the model, or the descriptor table changed.
 pub fn hostile_peer(data: &[u8]) {
-    let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
-        return;
-    };
-    util::debug_input(&input);
-    let _guard = util::fd_table_lock();
-    util::raise_nofile();
-    let _ = util::facts();
-    util::without_leaks(|| run(&input));
+    util::live_input::<Input>(data, run);
 }
 
 fn run(input: &Input) {

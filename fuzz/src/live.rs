@@ -8,7 +8,7 @@ use std::io::IoSlice;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Arbitrary;
 use inflight::{ErrorKind, SendOptions, SCM_MAX_FD};
 
 use crate::harness::{Harness, RecvSpec, INFLIGHT_MAX};
@@ -57,14 +57,7 @@ const OPS_MAX: usize = 48;
 /// When a send or receive disagrees with the model, a delivered descriptor
 /// is not the one sent, or the descriptor table changed across the input.
 pub fn live_transfer(data: &[u8]) {
-    let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
-        return;
-    };
-    util::debug_input(&input);
-    let _guard = util::fd_table_lock();
-    util::raise_nofile();
-    let _ = util::facts();
-    util::without_leaks(|| run(&input));
+    util::live_input::<Input>(data, run);
 }
 
 fn run(input: &Input) {

@@ -340,6 +340,27 @@ pub(crate) fn b(fd: &impl AsFd) -> BorrowedFd<'_> {
 
 /// `INFLIGHT_FUZZ_DEBUG=1` prints each structured input before running it
 /// (to read a crash input: run the fuzz binary on it with this set).
+/// The shared entry of the live targets: decode the input (skip it when it
+/// does not decode), print it under `INFLIGHT_FUZZ_DEBUG`, hold the
+/// descriptor-table lock, and run `body` inside a leak check.
+///
+/// # Panics
+///
+/// When `body` does, or the descriptor table changed across it.
+pub(crate) fn live_input<I>(data: &[u8], body: impl FnOnce(&I))
+where
+    I: for<'a> arbitrary::Arbitrary<'a> + std::fmt::Debug,
+{
+    let Ok(input) = I::arbitrary_take_rest(arbitrary::Unstructured::new(data)) else {
+        return;
+    };
+    debug_input(&input);
+    let _guard = fd_table_lock();
+    raise_nofile();
+    let _ = facts();
+    without_leaks(|| body(&input));
+}
+
 pub(crate) fn debug_input(input: &impl std::fmt::Debug) {
     static ON: OnceLock<bool> = OnceLock::new();
     if *ON.get_or_init(|| std::env::var_os("INFLIGHT_FUZZ_DEBUG").is_some()) {
