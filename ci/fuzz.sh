@@ -16,8 +16,11 @@ SECS="${1:-30}"
 shift || true
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
-    echo "ci/fuzz.sh: the nightly toolchain is needed (rustup toolchain install nightly)" >&2
-    exit 1
+    echo "ci/fuzz.sh: installing the nightly toolchain (AddressSanitizer builds need it)"
+    rustup toolchain install nightly --profile minimal || {
+        echo "ci/fuzz.sh: the nightly toolchain is needed and could not be installed" >&2
+        exit 1
+    }
 fi
 if ! command -v zip >/dev/null 2>&1; then # for the seed archives of build.sh
     echo "installing zip"
