@@ -72,14 +72,21 @@ fn check_delivered(plan: &CasePlan, pool: &[Opened], pair: &Pair, got: &[Deliver
 
 /// Identity: each received descriptor is the same open file description as
 /// the one sent (kcmp), with equal fstat identity and a different number.
+/// Half the cases turn `SO_PASSCRED` on at the receiver, so that
+/// `SCM_CREDENTIALS` arrives beside (before) the rights: every control
+/// message must be walked for the rights to be found.
 #[test]
 fn p1_identity() {
     run_property(
         "p1_identity",
         file!(),
-        case(any_kind(), any_source(), Limits::new()),
-        |plan| {
+        (case(any_kind(), any_source(), Limits::new()), any::<bool>()),
+        |(plan, passcred)| {
             let (pool, pair) = setup(&plan)?;
+            if passcred {
+                inflight::set_pass_credentials(&pair.receiver, true)
+                    .map_err(|e| fail(format!("SO_PASSCRED: {e:?}")))?;
+            }
             let got = exchange(&plan, &pool, &pair).map_err(fail)?;
             check_delivered(&plan, &pool, &pair, &got)
         },
