@@ -5,11 +5,12 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 
 use inflight::inspect::{same_file_in, Sameness};
 use inflight::SocketKind;
 use inflight_proptests::check::{fail, identical};
+use inflight_proptests::exchange::STEP_TIMEOUT;
 use inflight_proptests::fds::{any_source, fd_spec, open_pool, FdSpec, Source};
 use inflight_proptests::harness::{count_ops, note_skipped, run_property};
 use inflight_proptests::plan::{any_kind, fd_count};
@@ -64,6 +65,40 @@ fn io<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> TestCaseError {
     move |e| fail(format!("{what}: {e}"))
 }
 
+/// Both directions of `sock` give up after [`STEP_TIMEOUT`] (on a Unix
+/// listener `SO_RCVTIMEO` also bounds `accept`): a child that fails must
+/// make the case fail, never hang it.
+fn bounded(sock: &impl AsFd) -> Result<(), TestCaseError> {
+    let tv = nix::sys::time::TimeVal::new(STEP_TIMEOUT.as_secs() as i64, 0);
+    nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::ReceiveTimeout, &tv)
+        .map_err(io("SO_RCVTIMEO"))?;
+    nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::SendTimeout, &tv)
+        .map_err(io("SO_SNDTIMEO"))
+}
+
+/// The child process, killed and reaped if the case ends early.
+struct ChildGuard(Option<Child>);
+
+impl ChildGuard {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    /// Waits for the child to exit on its own.
+    fn wait(mut self) -> std::io::Result<ExitStatus> {
+        self.0.take().expect("waited once").wait()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// Cross-process identity and round trip through a child process.
 #[test]
 fn p9_cross_process() {
@@ -73,15 +108,21 @@ fn p9_cross_process() {
         let path = dir.path().join("parent.sock");
         let addr = SocketAddr::from_pathname(&path).map_err(io("address"))?;
         let listener = inflight::bind(c.path_kind, &addr).map_err(io("bind"))?;
+        bounded(&listener)?;
         let (mine, theirs) = inflight::socketpair(c.pair_kind).map_err(io("socketpair"))?;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_inflight-prop-child"))
-            .arg(&path)
-            .arg(c.path_kind.name())
-            .stdin(Stdio::null())
-            .spawn()
-            .map_err(io("spawn the child"))?;
+        bounded(&mine)?;
+        let child = ChildGuard(Some(
+            Command::new(env!("CARGO_BIN_EXE_inflight-prop-child"))
+                .arg(&path)
+                .arg(c.path_kind.name())
+                .stdin(Stdio::null())
+                .spawn()
+                .map_err(io("spawn the child"))?,
+        ));
+        let mut theirs = Some(theirs);
         let result = (|| {
             let conn = inflight::accept(&listener).map_err(io("accept"))?;
+            bounded(&conn)?;
             let none = mine.as_fd(); // never sent: the pool has no sending socket
             let first: Vec<BorrowedFd<'_>> = c.first.iter().map(|&p| pool[p].fd(none)).collect();
             let second: Vec<BorrowedFd<'_>> = c.second.iter().map(|&p| pool[p].fd(none)).collect();
@@ -90,9 +131,17 @@ fn p9_cross_process() {
             for fd in &all {
                 header.push_str(&format!(" {}", fd.as_raw_fd()));
             }
-            let mut a = vec![theirs.as_fd()];
-            a.extend(&first);
-            inflight::send_fds(&conn, header.as_bytes(), &a).map_err(io("send over the path"))?;
+            {
+                let end = theirs.as_ref().expect("not sent yet");
+                let mut a = vec![end.as_fd()];
+                a.extend(&first);
+                inflight::send_fds(&conn, header.as_bytes(), &a)
+                    .map_err(io("send over the path"))?;
+            }
+            // The copy in flight (then the child's) keeps that end alive;
+            // this process must not, or a dead child would never look like
+            // end of stream on `mine`.
+            theirs = None;
             inflight::send_fds(&mine, b"second batch", &second)
                 .map_err(io("send over the pair"))?;
             count_ops(2);
@@ -135,24 +184,20 @@ fn p9_cross_process() {
                 }
                 identical(&format!("round trip fd {j}"), *orig, ret.as_fd())?;
             }
-            Ok(())
-        })();
-        // Release the child: "done" on success (a datagram pair has no end
-        // of stream to wait for); on failure it may be blocked anywhere, so
-        // it is killed.
-        if result.is_ok() {
+            // Release the child ("done": a datagram pair has no end of
+            // stream to wait for).
             inflight::send_fds(&mine, b"done", &[])
                 .map_err(|e| fail(format!("send done: {e:?}")))?;
-        } else {
-            let _ = child.kill();
-        }
+            Ok(())
+        })();
+        drop(theirs);
+        // On failure the guard kills the child: it may be blocked anywhere.
+        result?;
         drop(mine);
         let status = child.wait().map_err(io("wait for the child"))?;
-        result?;
         if !status.success() {
             return Err(fail(format!("the child exited with {status}")));
         }
-        drop(theirs);
         Ok(())
     });
 }

@@ -15,6 +15,15 @@ use std::process::ExitCode;
 use inflight::inspect::{same_file_in, Sameness};
 use inflight::SocketKind;
 
+/// A parent that dies must not leave this process waiting for ever (a
+/// datagram pair has no end of stream): every receive gives up after a
+/// minute.
+fn bounded(sock: &impl AsFd) -> Result<(), String> {
+    let tv = nix::sys::time::TimeVal::new(60, 0);
+    nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::ReceiveTimeout, &tv)
+        .map_err(|e| format!("SO_RCVTIMEO: {e}"))
+}
+
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let [_, path, kind] = args.as_slice() else {
@@ -23,6 +32,7 @@ fn run() -> Result<(), String> {
     let kind: SocketKind = kind.parse().map_err(|e| format!("{e}"))?;
     let addr = SocketAddr::from_pathname(path).map_err(|e| format!("address: {e}"))?;
     let conn = inflight::connect(kind, &addr).map_err(|e| format!("connect: {e}"))?;
+    bounded(&conn)?;
     // Message A over the path: "PARENT_PID N FD1 FD2 ..." (the parent's
     // numbers of every descriptor of both batches), with the socket pair end
     // first and then the first batch.
@@ -39,6 +49,7 @@ fn run() -> Result<(), String> {
     let (&total, parent_fds) = rest.split_first().ok_or("no count")?;
     let mut got = a.fds.into_iter();
     let pair = got.next().ok_or("no socket pair end")?;
+    bounded(&pair)?;
     let mut fds: Vec<_> = got.collect();
     // Message B over the socket pair: the second batch.
     let b = inflight::recv_fds_vec(&pair, &mut buf, inflight::SCM_MAX_FD)
