@@ -11,7 +11,8 @@ export PROPTEST_CASES="${PROPTEST_CASES:-20000}"
 stats=$(mktemp)
 trap 'rm -f "$stats"' EXIT
 start=$(date +%s)
-INFLIGHT_PROPTEST_STATS="$stats" cargo test --release -p inflight-proptests
+status=0
+INFLIGHT_PROPTEST_STATS="$stats" cargo test --release --no-fail-fast -p inflight-proptests || status=$?
 end=$(date +%s)
 echo
 echo "== soak: PROPTEST_CASES=$PROPTEST_CASES, $((end - start)) s, $(uname -r)"
@@ -20,3 +21,10 @@ awk '{
     printf "%-28s %10d cases %12d operations\n", $1, c[2], o[2];
     cases += c[2]; ops += o[2]
 } END { printf "%-28s %10d cases %12d operations\n", "total", cases, ops }' "$stats"
+properties=$(wc -l < "$stats")
+if [ "$properties" -lt 12 ]; then
+    echo "ci/soak.sh: only $properties of the 12 properties reported their counts" >&2
+    status=1
+fi
+[ "$status" -eq 0 ] || echo "ci/soak.sh: FAILED (see the test output above)" >&2
+exit "$status"
