@@ -15,8 +15,10 @@ cd "$SRC/inflight/fuzz"
 # (+nightly); in the builder image cargo already is nightly.
 cargo ${CARGO_FUZZ_TOOLCHAIN:-} fuzz build -O
 bin_dir=target/x86_64-unknown-linux-gnu/release
+targets=$(cargo fuzz list)
+[ -n "$targets" ] || { echo "build.sh: no fuzz targets" >&2; exit 1; }
 
-for t in $(cargo fuzz list); do
+for t in $targets; do
     cp "$bin_dir/$t" "$OUT/$t"
     zip_in=()
     [ -d "seeds/$t" ] && zip_in+=("seeds/$t")

@@ -14,6 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${1:-30}"
 shift || true
+if ! [[ "$SECS" =~ ^[0-9]+$ ]] || [ "$SECS" -eq 0 ]; then
+    echo "usage: ci/fuzz.sh [SECONDS-PER-TARGET] [TARGET...]" >&2
+    exit 2
+fi
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
     echo "ci/fuzz.sh: installing the nightly toolchain (AddressSanitizer builds need it)"
@@ -26,7 +30,12 @@ if ! command -v zip >/dev/null 2>&1; then # for the seed archives of build.sh
     echo "installing zip"
     sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip
+    { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip; } ||
+        true
+    command -v zip >/dev/null 2>&1 || {
+        echo "ci/fuzz.sh: zip is needed (for the seed archives) and could not be installed" >&2
+        exit 1
+    }
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "ci/fuzz.sh: installing cargo-fuzz"
@@ -37,7 +46,12 @@ cd fuzz
 if [ "$#" -gt 0 ]; then
     TARGETS=("$@")
 else
-    mapfile -t TARGETS < <(cargo fuzz list)
+    listed=$(cargo fuzz list)
+    mapfile -t TARGETS <<< "$listed"
+fi
+if [ "${#TARGETS[@]}" -eq 0 ] || [ -z "${TARGETS[0]}" ]; then
+    echo "ci/fuzz.sh: no fuzz targets" >&2
+    exit 1
 fi
 # -O: optimised with debug assertions; cargo-fuzz's default sanitizer is
 # AddressSanitizer.
@@ -56,14 +70,18 @@ for t in "${TARGETS[@]}"; do
     esac
     echo "== $t: ${SECS}s"
     set +e
-    cargo +nightly fuzz run -O --sanitizer address "$t" "corpus/$t" "seeds/$t" -- \
+    # The fixed crashes run first, under ASan too (read-only: libFuzzer
+    # writes new inputs to the first directory only).
+    extra=()
+    [ -d "regressions/$t" ] && extra=("regressions/$t")
+    cargo +nightly fuzz run -O --sanitizer address "$t" "corpus/$t" "seeds/$t" "${extra[@]}" -- \
         -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         "${dict[@]}" > "$LOGS/$t.log" 2>&1
     rc=$?
     set -e
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$LOGS/$t.log" | tail -1)
     eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$LOGS/$t.log" | tail -1)
-    last=$(grep -E '^#[0-9]+' "$LOGS/$t.log" | tail -1)
+    last=$(grep -E '^#[0-9]+' "$LOGS/$t.log" | tail -1 || true)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<< "$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<< "$last")
     if [ "$rc" -ne 0 ]; then
@@ -96,8 +114,12 @@ SRC="$tmp/src" OUT="$tmp/out" CARGO_FUZZ_TOOLCHAIN=+nightly \
     exit 1
 }
 missing=0
-for t in $(cd fuzz && cargo fuzz list); do
-    for f in "$t" "${t}_seed_corpus.zip" "$t.options"; do
+all=$(cd fuzz && cargo fuzz list)
+[ -n "$all" ] || { echo "ci/fuzz.sh: no fuzz targets" >&2; exit 1; }
+for t in $all; do
+    want=("$t" "${t}_seed_corpus.zip" "$t.options")
+    case "$t" in decode_*) want+=("$t.dict") ;; esac
+    for f in "${want[@]}"; do
         if [ ! -s "$tmp/out/$f" ]; then
             echo "missing in \$OUT: $f" >&2
             missing=1
@@ -105,4 +127,4 @@ for t in $(cd fuzz && cargo fuzz list); do
     done
 done
 [ "$missing" -eq 0 ] || exit 1
-echo "build.sh: $(ls "$tmp/out" | wc -l) files in \$OUT, every target with binary, seed zip and options"
+echo "build.sh: $(ls "$tmp/out" | wc -l) files in \$OUT, every target with binary, seed zip and options (and dictionaries for the decoders)"

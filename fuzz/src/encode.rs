@@ -160,7 +160,7 @@ fn creds_of(spec: CredSpec) -> Credentials {
 /// Whether pid `pid` exists; only asked for the pids [`PidSpec`] makes.
 fn pid_exists(pid: i32) -> bool {
     let f = util::facts();
-    pid == f.pid || pid == f.ppid || pid == 1
+    pid > 0 && (pid == f.pid || pid == f.ppid || pid == 1)
 }
 
 /// The owned form of one message: (level, type, data) as the kernel sees it,

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 
 use arbitrary::Arbitrary;
@@ -157,6 +157,12 @@ impl Harness {
             self.in_flight -= p.fds.len();
         }
         self.front_off[at] = 0;
+    }
+
+    /// A send from `from` failed with `ECONNRESET`: it consumed the pending
+    /// error, which a receive will no longer report.
+    pub(crate) fn reset_consumed(&mut self, from: usize) {
+        self.reset[from] = false;
     }
 
     pub(crate) fn peer_alive(&self, at: usize) -> bool {
@@ -362,7 +368,9 @@ impl Harness {
                 }
                 if self.passpidfd[at] {
                     let pidfd = got.pidfd.as_ref().expect("SO_PASSPIDFD on, no pidfd");
-                    assert!(pidfd.as_raw_fd() >= 0);
+                    // The sender is this process: the pidfd must name it.
+                    let pid = util::pidfd_pid(pidfd.as_fd());
+                    assert_eq!(pid, Some(util::facts().pid), "{what}: the pidfd's process");
                 } else {
                     assert!(got.pidfd.is_none(), "{what}: pidfd unasked");
                 }

@@ -260,10 +260,11 @@ fn hostile_send(
     if h.in_flight + sent.len() > INFLIGHT_MAX {
         return;
     }
-    let Some(sock) = h.end(from) else {
+    if h.end(from).is_none() {
         return;
-    };
-    let payload = util::payload(h.in_flight as u32 + 7, usize::from(payload_len));
+    }
+    let payload = h.next_payload(usize::from(payload_len));
+    let sock = h.end(from).expect("checked above");
 
     // An 8-aligned copy, as a C sender would pass.
     let mut aligned = vec![0u64; buf.len().div_ceil(8)];

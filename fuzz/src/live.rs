@@ -136,6 +136,9 @@ fn send(h: &mut Harness, from: usize, picks: &[usize], len: usize) {
                     picks.len() <= SCM_MAX_FD && (!alive || too_many_refs),
                     "{what}: {e:?} (peer alive: {alive})"
                 );
+                if errno == Some(libc::ECONNRESET) {
+                    h.reset_consumed(from);
+                }
                 if h.kind == Kind::Datagram && errno == Some(libc::ECONNREFUSED) {
                     // The send found the peer dead and disconnected this
                     // end: the kernel drops what was queued for it.

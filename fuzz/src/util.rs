@@ -338,8 +338,6 @@ pub(crate) fn b(fd: &impl AsFd) -> BorrowedFd<'_> {
     fd.as_fd()
 }
 
-/// `INFLIGHT_FUZZ_DEBUG=1` prints each structured input before running it
-/// (to read a crash input: run the fuzz binary on it with this set).
 /// The shared entry of the live targets: decode the input (skip it when it
 /// does not decode), print it under `INFLIGHT_FUZZ_DEBUG`, hold the
 /// descriptor-table lock, and run `body` inside a leak check.
@@ -361,9 +359,21 @@ where
     without_leaks(|| body(&input));
 }
 
+/// With `INFLIGHT_FUZZ_DEBUG` set (to anything), prints each structured
+/// input before running it: run the fuzz binary on a crash input with it
+/// set to read what the input does.
 pub(crate) fn debug_input(input: &impl std::fmt::Debug) {
     static ON: OnceLock<bool> = OnceLock::new();
     if *ON.get_or_init(|| std::env::var_os("INFLIGHT_FUZZ_DEBUG").is_some()) {
         eprintln!("{input:#?}");
     }
+}
+
+/// The process a pidfd refers to (`Pid:` of `/proc/self/fdinfo`), if the
+/// kernel says.
+pub(crate) fn pidfd_pid(fd: BorrowedFd<'_>) -> Option<i32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
 }
