@@ -272,11 +272,15 @@ pub fn exchange(plan: &CasePlan, pool: &[Opened], pair: &Pair) -> Result<Vec<Del
         let h = s.spawn(move || send_plan(plan, pool, sender));
         let got = recv_plan(plan, pair.receiver.as_fd());
         if got.is_err() {
-            // Unblock a sender waiting for room.
-            let _ = nix::sys::socket::shutdown(
-                std::os::fd::AsRawFd::as_raw_fd(&pair.receiver),
-                nix::sys::socket::Shutdown::Both,
-            );
+            // Unblock a sender waiting for room: shutting the receiver down
+            // is not enough for a datagram sender blocked on its send
+            // buffer; shutting the sender down wakes it (EPIPE).
+            for end in [&pair.receiver, &pair.sender] {
+                let _ = nix::sys::socket::shutdown(
+                    std::os::fd::AsRawFd::as_raw_fd(end),
+                    nix::sys::socket::Shutdown::Both,
+                );
+            }
         }
         let sent = h
             .join()
