@@ -5,7 +5,7 @@
 
 use std::io;
 use std::mem::size_of;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use inflight::codec::{self, Message};
@@ -187,13 +187,14 @@ pub fn recvmsg(
                 // above in this process; each number is a descriptor the
                 // kernel installed for this call, and this loop claims each
                 // message once.
-                out.fds.extend(unsafe { rights.claim() });
+                out.fds
+                    .extend(rights.iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
             }
             Message::Credentials(c) => out.creds = Some(c),
             Message::PidFd(fd) => {
                 // SAFETY: as above: a pidfd the kernel installed for this
                 // call, claimed once.
-                out.pidfd = Some(unsafe { codec::claim_pidfd(fd) });
+                out.pidfd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
             }
             _ => {}
         }

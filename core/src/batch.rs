@@ -37,13 +37,14 @@
 
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::{size_of, MaybeUninit};
-use std::os::fd::{AsFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::codec::{self, space_for, ControlMessage, FdList};
 use crate::error::{Error, ErrorKind};
 use crate::fdarray::FdArray;
-use crate::sys;
-use crate::transfer::{check_send, Received, RecvOptions};
+use crate::options::{Received, RecvOptions};
+use crate::sys::{self, ControlBuffer};
+use crate::transfer::check_send;
 
 /// One message of a batch to send: a payload and the descriptors that go
 /// with it (borrowed, as for [`send_fds`](crate::send_fds)).
@@ -60,23 +61,11 @@ impl<'a> Message<'a> {
     }
 }
 
-/// One message's control area: at least [`space_for`]`(N)` bytes, aligned
-/// for `cmsghdr`, without generic const expressions.
-#[repr(C, align(8))]
-struct Space<const N: usize> {
-    fds: [MaybeUninit<RawFd>; N],
-    extra: [MaybeUninit<u8>; space_for(0) + 8],
-}
-
-impl<const N: usize> Space<N> {
-    const FITS: () = assert!(size_of::<Self>() >= space_for(N));
-}
-
 /// Storage for sending up to `M` messages of up to `N` descriptors each in
 /// one `sendmmsg`.
 pub struct SendBatch<const M: usize, const N: usize> {
     hdrs: [MaybeUninit<libc::mmsghdr>; M],
-    control: [MaybeUninit<Space<N>>; M],
+    control: [ControlBuffer<N>; M],
     sent: [usize; M],
     nonblocking: bool,
 }
@@ -98,7 +87,7 @@ impl<const M: usize, const N: usize> SendBatch<M, N> {
     pub const fn new() -> Self {
         SendBatch {
             hdrs: [const { MaybeUninit::uninit() }; M],
-            control: [const { MaybeUninit::uninit() }; M],
+            control: [const { ControlBuffer::new() }; M],
             sent: [0; M],
             nonblocking: false,
         }
@@ -131,8 +120,6 @@ impl<const M: usize, const N: usize> SendBatch<M, N> {
     ///   could not be sent. When a later one fails the kernel returns the
     ///   count before it, and the error comes with the next call.
     pub fn send(&mut self, sock: &impl AsFd, msgs: &[Message<'_>]) -> Result<usize, Error> {
-        #[allow(clippy::let_unit_value)]
-        let () = Space::<N>::FITS;
         let sock = sock.as_fd();
         let msgs = &msgs[..msgs.len().min(M)];
         if msgs.is_empty() {
@@ -150,9 +137,9 @@ impl<const M: usize, const N: usize> SendBatch<M, N> {
             }
             check_send(sock, &[IoSlice::new(m.payload)], m.fds)?;
         }
-        let stride = size_of::<Space<N>>();
+        let stride = size_of::<ControlBuffer<N>>();
         let mut iovs = [IoSlice::new(&[]); M];
-        let mut controls: [&[u8]; M] = [&[]; M];
+        let mut controls: [&[MaybeUninit<u8>]; M] = [&[]; M];
         let flat = sys::uninit_slice_bytes(&mut self.control);
         for (((iov, ctl), area), m) in iovs
             .iter_mut()
@@ -163,7 +150,8 @@ impl<const M: usize, const N: usize> SendBatch<M, N> {
             *iov = IoSlice::new(m.payload);
             if !m.fds.is_empty() {
                 let rights = [ControlMessage::Rights(FdList::Borrowed(m.fds))];
-                *ctl = codec::encode(&rights, area)?;
+                let len = codec::encode_uninit(&rights, area)?;
+                *ctl = &area[..len];
             }
         }
         let mut flags = libc::MSG_NOSIGNAL;
@@ -193,7 +181,7 @@ impl<const M: usize, const N: usize> SendBatch<M, N> {
 /// each in one `recvmmsg`.
 pub struct RecvBatch<const M: usize, const N: usize> {
     hdrs: [MaybeUninit<libc::mmsghdr>; M],
-    control: [MaybeUninit<Space<N>>; M],
+    control: [ControlBuffer<N>; M],
 }
 
 // SAFETY: as for `SendBatch`: the headers' raw pointers are scratch, never
@@ -211,7 +199,7 @@ impl<const M: usize, const N: usize> RecvBatch<M, N> {
     pub const fn new() -> Self {
         RecvBatch {
             hdrs: [const { MaybeUninit::uninit() }; M],
-            control: [const { MaybeUninit::uninit() }; M],
+            control: [const { ControlBuffer::new() }; M],
         }
     }
 
@@ -239,8 +227,6 @@ impl<const M: usize, const N: usize> RecvBatch<M, N> {
         bufs: &mut [IoSliceMut<'_>],
         opts: &RecvOptions,
     ) -> Result<Messages<'a, N>, Error> {
-        #[allow(clippy::let_unit_value)]
-        let () = Space::<N>::FITS;
         let flags = opts.flags();
         if flags & libc::MSG_PEEK != 0 {
             return Err(Error::with_detail(
@@ -249,7 +235,7 @@ impl<const M: usize, const N: usize> RecvBatch<M, N> {
             ));
         }
         let n = bufs.len().min(M);
-        let stride = size_of::<Space<N>>();
+        let stride = size_of::<ControlBuffer<N>>();
         let control = sys::uninit_slice_bytes(&mut self.control);
         let raw = sys::recvmmsg(
             sock.as_fd(),

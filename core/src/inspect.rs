@@ -23,7 +23,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(linux_like)]
 use crate::sys;
 
 /// Whether two descriptors refer to the same open file description.
@@ -64,7 +64,7 @@ pub fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> Sameness {
 /// against `fd_b` of `pid_b`. Needs `ptrace` read access to both processes
 /// (your own children usually qualify).
 pub fn same_file_in(pid_a: i32, fd_a: RawFd, pid_b: i32, fd_b: RawFd) -> Sameness {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(linux_like)]
     {
         match sys::kcmp_file(pid_a, fd_a, pid_b, fd_b) {
             Ok(0) => Sameness::Same,
@@ -89,7 +89,7 @@ pub fn same_file_in(pid_a: i32, fd_a: RawFd, pid_b: i32, fd_b: RawFd) -> Samenes
             }
         }
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(not(linux_like))]
     {
         let _ = (pid_a, fd_a, pid_b, fd_b);
         Sameness::Unknown("kcmp(2) is Linux only")
@@ -99,7 +99,7 @@ pub fn same_file_in(pid_a: i32, fd_a: RawFd, pid_b: i32, fd_b: RawFd) -> Samenes
 /// Whether `kcmp(KCMP_FILE)` works in this process (it can be missing from
 /// the kernel or blocked by seccomp, as in some container runtimes).
 pub fn kcmp_available() -> bool {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(linux_like)]
     {
         let me = std::process::id() as i32;
         let stdin = io::stdin();
@@ -111,7 +111,7 @@ pub fn kcmp_available() -> bool {
             Err(e) => e.raw_os_error() == Some(libc::EBADF),
         }
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(not(linux_like))]
     false
 }
 

@@ -46,50 +46,52 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Layers: [`codec`] is the pure control-message codec (no system calls,
-//! what the fuzzers drive); a private system call layer holds the `unsafe`;
-//! the functions at the crate root are thin forwarders. [`inspect`] is the
-//! oracle the tests use, public for your own audits.
+//! Layers, bottom up, each importing only from those below it:
+//!
+//! 1. [`codec`]: the pure control-message codec (wire layout, constants,
+//!    encode, decode; no system calls, `unsafe` forbidden), what the
+//!    fuzzers drive; beside it the error type and [`FdArray`];
+//! 2. a private system call layer holding every `unsafe` block: one
+//!    `msghdr` builder, the calls, and the one step that turns numbers the
+//!    kernel installed into [`OwnedFd`](std::os::fd::OwnedFd)s;
+//! 3. the operations: the functions at the crate root (thin forwarders),
+//!    [`batch`], [`tokio`](mod@crate::tokio) (feature `tokio`),
+//!    credentials, sockets, and [`inspect`], the oracle the tests use,
+//!    public for your own audits.
 
 #![cfg(unix)]
-#![deny(unsafe_op_in_unsafe_fn)]
-#![deny(clippy::undocumented_unsafe_blocks)]
-#![deny(missing_docs)]
-#![warn(rust_2018_idioms)]
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(linux_like)]
 pub mod batch;
 pub mod codec;
 mod creds;
 mod error;
 mod fdarray;
 pub mod inspect;
+mod options;
 mod socket;
 mod sys;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod transfer;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use codec::{space_for, Credentials, SCM_MAX_FD, SO_PASSPIDFD, SO_PASSRIGHTS, SO_PEERPIDFD};
+#[cfg(linux_like)]
 pub use creds::{
     peer_credentials, peer_pidfd, pidfd_supported, set_pass_credentials, set_pass_pidfd,
     set_pass_rights,
 };
-pub use creds::{Credentials, SO_PASSPIDFD, SO_PASSRIGHTS, SO_PEERPIDFD};
 pub use error::{Error, ErrorKind, Result};
 pub use fdarray::{CapacityError, FdArray};
+pub use options::{Received, RecvOptions, SendOptions};
 pub use socket::{
     accept, bind, connect, set_nonblocking, socket_kind, socketpair, unbound, SocketKind,
 };
+pub use sys::ControlBuffer;
 pub use transfer::{
     peek_fds, recv_fds, recv_fds_vec, recv_fds_vectored, recv_vec_with, recv_with, send_fds,
-    send_fds_to, send_fds_vectored, send_with, Received, RecvOptions, SendOptions,
+    send_fds_to, send_fds_vectored, send_with,
 };
-
-/// The most descriptors one message may carry (`SCM_MAX_FD` in the kernel).
-pub const SCM_MAX_FD: usize = 253;
-
-pub use codec::space_for;
 
 /// The README's code blocks, run as doc tests so they cannot rot.
 #[cfg(doctest)]

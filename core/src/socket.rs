@@ -76,18 +76,32 @@ impl FromStr for SocketKind {
     }
 }
 
+/// Flags that make a new socket close-on-exec atomically, where the
+/// platform can (`SOCK_CLOEXEC`); elsewhere [`cloexec`] sets it right after.
+#[cfg(not(apple))]
+const CLOEXEC: SockFlag = SockFlag::SOCK_CLOEXEC;
+#[cfg(apple)]
+const CLOEXEC: SockFlag = SockFlag::empty();
+
+/// Sets `FD_CLOEXEC` on a new socket where the platform cannot do it at
+/// creation (not atomic against a concurrent fork + exec there).
+fn cloexec(fd: OwnedFd) -> io::Result<OwnedFd> {
+    #[cfg(apple)]
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )?;
+    Ok(fd)
+}
+
 /// A connected pair of Unix sockets of `kind`, both close-on-exec.
 ///
 /// # Errors
 ///
 /// The `socketpair(2)` error (for example `EMFILE`).
 pub fn socketpair(kind: SocketKind) -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(nsock::socketpair(
-        AddressFamily::Unix,
-        kind.sock_type(),
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )?)
+    let (a, b) = nsock::socketpair(AddressFamily::Unix, kind.sock_type(), None, CLOEXEC)?;
+    Ok((cloexec(a)?, cloexec(b)?))
 }
 
 /// The type of a socket (`SO_TYPE`).
@@ -115,10 +129,10 @@ pub fn socket_kind(sock: &impl AsFd) -> io::Result<SocketKind> {
 ///
 /// The `socket(2)` error.
 pub fn unbound(kind: SocketKind) -> io::Result<OwnedFd> {
-    Ok(nsock::socket(
+    cloexec(nsock::socket(
         AddressFamily::Unix,
         kind.sock_type(),
-        SockFlag::SOCK_CLOEXEC,
+        CLOEXEC,
         None,
     )?)
 }
@@ -129,7 +143,7 @@ pub(crate) fn to_unix_addr(addr: &SocketAddr) -> io::Result<UnixAddr> {
     if let Some(path) = addr.as_pathname() {
         return Ok(UnixAddr::new(path)?);
     }
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(linux_like)]
     {
         #[cfg(target_os = "android")]
         use std::os::android::net::SocketAddrExt;
@@ -167,13 +181,18 @@ pub fn bind(kind: SocketKind, addr: &SocketAddr) -> io::Result<OwnedFd> {
 ///
 /// # Errors
 ///
-/// The `accept4(2)` error (`EAGAIN` as `WouldBlock` on a non-blocking
-/// listener).
+/// The `accept4(2)` (or `accept(2)`) error (`EAGAIN` as `WouldBlock` on a
+/// non-blocking listener).
 pub fn accept(listener: &impl AsFd) -> io::Result<OwnedFd> {
     loop {
-        match nsock::accept4(listener.as_fd(), SockFlag::SOCK_CLOEXEC) {
+        #[cfg(not(apple))]
+        let got = nsock::accept4(listener.as_fd(), CLOEXEC);
+        #[cfg(apple)]
+        let got = nsock::accept(listener.as_fd());
+        match got {
             Err(nix::Error::EINTR) => continue,
-            other => return Ok(other?),
+            Ok(fd) => return cloexec(fd),
+            Err(e) => return Err(e.into()),
         }
     }
 }

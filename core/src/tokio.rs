@@ -41,7 +41,8 @@ use tokio::io::Interest;
 
 use crate::error::Error;
 use crate::fdarray::FdArray;
-use crate::transfer::{self, Received, RecvOptions, SendOptions};
+use crate::options::{Received, RecvOptions, SendOptions};
+use crate::transfer;
 
 mod sealed {
     pub trait Sealed {}

@@ -2,153 +2,21 @@
 //! over the codec and the system call layer.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::mem::{size_of, MaybeUninit};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::SocketAddr;
 
-use crate::codec::{self, space_for, ControlMessage, FdList};
-use crate::creds::Credentials;
+use crate::codec::{self, space_for, ControlMessage, FdList, SCM_MAX_FD};
 use crate::error::{Error, ErrorKind};
 use crate::fdarray::{BoundedVec, FdArray, FdSink};
+use crate::options::{Received, RecvOptions, SendOptions};
 use crate::socket::{self, SocketKind};
-use crate::sys;
-use crate::SCM_MAX_FD;
+use crate::sys::{self, ControlBuffer};
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const CMSG_CLOEXEC: libc::c_int = libc::MSG_CMSG_CLOEXEC;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-const CMSG_CLOEXEC: libc::c_int = 0;
-
-#[cfg(not(target_vendor = "apple"))]
+#[cfg(not(apple))]
 const NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(target_vendor = "apple")]
+#[cfg(apple)]
 const NOSIGNAL: libc::c_int = 0;
-
-/// Options of a send beyond payload and descriptors.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SendOptions<'a> {
-    credentials: Option<Credentials>,
-    to: Option<&'a SocketAddr>,
-    nonblocking: bool,
-}
-
-impl<'a> SendOptions<'a> {
-    /// Default options: no credentials, the connected peer, the socket's own
-    /// blocking mode.
-    pub const fn new() -> Self {
-        SendOptions {
-            credentials: None,
-            to: None,
-            nonblocking: false,
-        }
-    }
-
-    /// Attach `SCM_CREDENTIALS` (Linux). Without privilege they must be the
-    /// sender's own ([`Credentials::current`]). The receiver sees them only
-    /// with `SO_PASSCRED` on.
-    pub const fn credentials(mut self, creds: Credentials) -> Self {
-        self.credentials = Some(creds);
-        self
-    }
-
-    /// Send to `addr` (`sendto` semantics, for unconnected datagram sockets).
-    pub const fn to(mut self, addr: &'a SocketAddr) -> Self {
-        self.to = Some(addr);
-        self
-    }
-
-    /// `MSG_DONTWAIT`: fail with `WouldBlock` instead of blocking, whatever
-    /// the socket's mode.
-    pub const fn nonblocking(mut self, on: bool) -> Self {
-        self.nonblocking = on;
-        self
-    }
-}
-
-/// Options of a receive.
-#[derive(Clone, Copy, Debug)]
-pub struct RecvOptions {
-    cloexec: bool,
-    peek: bool,
-    nonblocking: bool,
-}
-
-impl Default for RecvOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl RecvOptions {
-    /// Default options: close-on-exec, consume the message, the socket's own
-    /// blocking mode.
-    pub const fn new() -> Self {
-        RecvOptions {
-            cloexec: true,
-            peek: false,
-            nonblocking: false,
-        }
-    }
-
-    /// `MSG_CMSG_CLOEXEC` (default on): received descriptors are
-    /// close-on-exec, atomically. Turn off only to pass them to a child
-    /// across `exec`.
-    pub const fn cloexec(mut self, on: bool) -> Self {
-        self.cloexec = on;
-        self
-    }
-
-    /// `MSG_PEEK`: look at the next message without consuming it. The
-    /// kernel installs a *fresh set of duplicates* of its descriptors on
-    /// every peek; they are owned by the result and closed when it drops.
-    ///
-    /// On a stream socket Linux (at least up to 6.18) lets a peek look
-    /// ahead: when the buffer fills before a later write that carries
-    /// descriptors, the peek still returns that write's descriptors although
-    /// none of its bytes were copied; a read of the same size would not.
-    /// Do not infer from a stream peek which bytes the descriptors came
-    /// with.
-    pub const fn peek(mut self, on: bool) -> Self {
-        self.peek = on;
-        self
-    }
-
-    /// `MSG_DONTWAIT`: fail with `WouldBlock` instead of blocking.
-    pub const fn nonblocking(mut self, on: bool) -> Self {
-        self.nonblocking = on;
-        self
-    }
-
-    pub(crate) fn flags(&self) -> libc::c_int {
-        let mut f = 0;
-        if self.cloexec {
-            f |= CMSG_CLOEXEC;
-        }
-        if self.peek {
-            f |= libc::MSG_PEEK;
-        }
-        if self.nonblocking {
-            f |= libc::MSG_DONTWAIT;
-        }
-        f
-    }
-}
-
-/// A received message: payload length, descriptors and the other control
-/// data that came with it.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Received<F> {
-    /// Payload bytes written to the caller's buffer. 0 with no descriptors
-    /// is end of stream on a stream socket.
-    pub bytes: usize,
-    /// The descriptors, in the order sent (an [`FdArray`] or a `Vec`).
-    pub fds: F,
-    /// The sender's credentials, when `SO_PASSCRED` is on.
-    pub credentials: Option<Credentials>,
-    /// A pidfd of the sender, when `SO_PASSPIDFD` is on (Linux 6.5+).
-    pub pidfd: Option<OwnedFd>,
-}
 
 /// Sends `payload` and `fds` in one `sendmsg`. Returns the payload bytes
 /// sent.
@@ -220,9 +88,6 @@ pub fn send_fds_to(
     )
 }
 
-/// Control bytes for the largest message a send can carry.
-const SEND_SPACE: usize = codec::cmsg_space(SCM_MAX_FD * size_of::<RawFd>()) + space_for(0);
-
 /// The general send: vectored payload, descriptors and [`SendOptions`].
 ///
 /// # Errors
@@ -236,22 +101,26 @@ pub fn send_with(
 ) -> Result<usize, Error> {
     let sock = sock.as_fd();
     check_send(sock, bufs, fds)?;
-    let mut space = codec::CmsgBuffer::<SEND_SPACE>::new();
+    // Room for SCM_MAX_FD descriptors and credentials; never initialised
+    // beyond what the encoder writes.
+    let mut space = ControlBuffer::<SCM_MAX_FD>::new();
     let mut msgs: [ControlMessage<'_>; 2] = [ControlMessage::Rights(FdList::Borrowed(fds)); 2];
     let mut n = usize::from(!fds.is_empty());
     if let Some(c) = opts.credentials {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
+        #[cfg(linux_like)]
         {
             msgs[n] = ControlMessage::Credentials(c);
             n += 1;
         }
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        #[cfg(not(linux_like))]
         {
             let _ = c;
             return Err(Error::new(ErrorKind::Unsupported));
         }
     }
-    let control = codec::encode(&msgs[..n], space.as_uninit_mut())?;
+    let area = space.as_uninit_mut();
+    let len = codec::encode_uninit(&msgs[..n], area)?;
+    let control = &area[..len];
     let mut flags = NOSIGNAL;
     if opts.nonblocking {
         flags |= libc::MSG_DONTWAIT;
@@ -351,18 +220,6 @@ pub fn peek_fds<const N: usize>(
     )
 }
 
-/// A stack control buffer for `N` descriptors: its size is at least
-/// [`space_for`]`(N)` without generic const expressions.
-#[repr(C, align(8))]
-struct RecvSpace<const N: usize> {
-    fds: [MaybeUninit<RawFd>; N],
-    extra: [MaybeUninit<u8>; space_for(0) + 8],
-}
-
-impl<const N: usize> RecvSpace<N> {
-    const FITS: () = assert!(size_of::<Self>() >= space_for(N));
-}
-
 /// The general allocation-free receive: vectored buffer and
 /// [`RecvOptions`].
 ///
@@ -374,15 +231,19 @@ pub fn recv_with<const N: usize>(
     bufs: &mut [IoSliceMut<'_>],
     opts: &RecvOptions,
 ) -> Result<Received<FdArray<N>>, Error> {
-    #[allow(clippy::let_unit_value)]
-    let () = RecvSpace::<N>::FITS;
-    let mut space = MaybeUninit::<RecvSpace<N>>::uninit();
-    let control = &mut sys::uninit_bytes(&mut space)[..space_for(N)];
-    recv_into(sock.as_fd(), bufs, control, FdArray::<N>::new(), opts)
+    let mut space = ControlBuffer::<N>::new();
+    recv_into(
+        sock.as_fd(),
+        bufs,
+        space.as_uninit_mut(),
+        FdArray::<N>::new(),
+        opts,
+    )
 }
 
 /// Receives one message with room for up to `max_fds` descriptors into a
-/// `Vec` (the convenience form: the control buffer is allocated per call).
+/// `Vec` (the convenience form: the `Vec` is allocated per call; the control
+/// buffer is on the stack).
 ///
 /// # Errors
 ///
@@ -414,8 +275,9 @@ pub fn recv_vec_with(
     // One message never carries more than SCM_MAX_FD: a larger capacity
     // needs no larger buffer.
     let bytes = space_for(max_fds.min(SCM_MAX_FD));
-    let mut space: Vec<MaybeUninit<u64>> = Vec::with_capacity(bytes.div_ceil(8));
-    let control = &mut sys::uninit_slice_bytes(space.spare_capacity_mut())[..bytes];
+    // On the stack and uninitialised: no allocation for the control data.
+    let mut space = ControlBuffer::<SCM_MAX_FD>::new();
+    let control = &mut space.as_uninit_mut()[..bytes];
     let sink = BoundedVec {
         vec: Vec::new(),
         cap: max_fds,
@@ -456,7 +318,7 @@ pub(crate) fn finish<S: FdSink>(
 ) -> Result<Received<S>, Error> {
     let mut surplus: Vec<OwnedFd> = Vec::new();
     let extras = raw.control.claim(|fd| {
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        #[cfg(not(linux_like))]
         if cloexec {
             let _ = sys::set_fd_flags(fd.as_fd(), libc::FD_CLOEXEC);
         }
@@ -464,7 +326,7 @@ pub(crate) fn finish<S: FdSink>(
             surplus.push(fd);
         }
     });
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(linux_like)]
     let _ = cloexec;
     let ctrunc = raw.flags & libc::MSG_CTRUNC != 0;
     let kind = if !surplus.is_empty() || (ctrunc && sink.count() >= sink.capacity()) {

@@ -1,8 +1,6 @@
 //! The pure codec: round trips, the checks on untrusted bytes, encoder
 //! errors. No sockets.
 
-use std::mem::MaybeUninit;
-
 use inflight::codec::{
     cmsg_len, cmsg_space, decode, decode_clamped, encode, encoded_len, ControlMessage, FdList,
     Message, DATA_OFFSET, HEADER_SIZE,
@@ -34,7 +32,7 @@ fn round_trip_of_every_message_kind() {
         },
         ControlMessage::Rights(FdList::Raw(&[])),
     ];
-    let mut buf = vec![MaybeUninit::uninit(); 256];
+    let mut buf = vec![0u8; 256];
     let bytes = encode(&msgs, &mut buf).unwrap().to_vec();
     assert_eq!(bytes.len(), encoded_len(&msgs));
     assert_eq!(
@@ -69,7 +67,7 @@ fn round_trip_of_every_message_kind() {
 #[test]
 fn encoder_refuses_too_many_fds_and_small_buffers() {
     let fds = vec![1; 254];
-    let mut buf = vec![MaybeUninit::uninit(); 4096];
+    let mut buf = vec![0u8; 4096];
     let e = encode(&[ControlMessage::Rights(FdList::Raw(&fds))], &mut buf).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooManyFds);
     // 253 split over two messages is fine; 254 split is not.
@@ -90,7 +88,7 @@ fn encoder_refuses_too_many_fds_and_small_buffers() {
     )
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooManyFds);
-    let mut small = vec![MaybeUninit::uninit(); cmsg_space(8) - 1];
+    let mut small = vec![0u8; cmsg_space(8) - 1];
     let e = encode(&[ControlMessage::Rights(FdList::Raw(&[1, 2]))], &mut small).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
     assert_eq!(encode(&[], &mut small).unwrap().len(), 0);

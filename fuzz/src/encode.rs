@@ -5,7 +5,6 @@
 //! `__scm_send`), and what arrives must be what was sent.
 
 use std::io::IoSliceMut;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
@@ -338,8 +337,8 @@ fn run(input: &Input) {
         BufSize::Extra(x) => need + usize::from(x % 32),
     };
     // Exactly `size` bytes on the heap: ASan sees any write past them.
-    let mut buf: Vec<MaybeUninit<u8>> = Vec::with_capacity(size);
-    buf.resize(size, MaybeUninit::uninit());
+    // Poisoned, so that padding the encoder fails to zero shows up.
+    let mut buf: Vec<u8> = vec![0xA5; size];
 
     let total_fds: usize = owned
         .iter()

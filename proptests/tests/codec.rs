@@ -3,8 +3,6 @@
 //! libc-macro walk (`inflight_proptests::naive`) wherever that walk is well
 //! defined, and differs only as documented elsewhere.
 
-use std::mem::MaybeUninit;
-
 use inflight::codec::{
     decode, decode_clamped, encode, encoded_len, Cmsg, ControlMessage, FdList, Message, HEADER_SIZE,
 };
@@ -99,12 +97,9 @@ fn check_roundtrip(msgs: &[Msg], slack: usize) -> Result<(), TestCaseError> {
         .iter()
         .map(|m| if let Msg::Rights(v) = m { v.len() } else { 0 })
         .sum();
-    let mut storage = vec![0u64; (need + slack).div_ceil(8) + 1];
-    // SAFETY: the u64 storage spans at least `need + slack` bytes; viewing
-    // initialised memory as MaybeUninit<u8> is always valid and the borrow
-    // is exclusive.
-    let buf: &mut [MaybeUninit<u8>] =
-        unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast(), need + slack) };
+    // Poisoned, so that padding the encoder fails to zero shows up.
+    let mut storage = vec![0xA5u8; need + slack];
+    let buf = &mut storage[..];
     count_ops(1);
     let bytes = match encode(&borrowed, buf) {
         Err(e) if total_fds > inflight::SCM_MAX_FD && e.kind() == ErrorKind::TooManyFds => {
@@ -124,7 +119,7 @@ fn check_roundtrip(msgs: &[Msg], slack: usize) -> Result<(), TestCaseError> {
     }
     // Too small a buffer is refused.
     if need > 0 {
-        let mut small = vec![MaybeUninit::<u8>::uninit(); need - 1];
+        let mut small = vec![0u8; need - 1];
         match encode(&borrowed, &mut small) {
             Err(e) if e.kind() == ErrorKind::BufferTooSmall => {}
             other => return Err(fail(format!("encode into {} bytes: {other:?}", need - 1))),
@@ -216,7 +211,7 @@ fn p11_codec_roundtrip() {
             check_roundtrip(&msgs, slack)?;
             // Room for the largest case (4 x 253 descriptors and headers),
             // so that only the descriptor count can make `encode` refuse.
-            let mut buf = vec![MaybeUninit::<u8>::uninit(); 4 * 4 * 253 + 4 * 64];
+            let mut buf = vec![0u8; 4 * 4 * 253 + 4 * 64];
             match bad {
                 BadCase::NegativePid(pid) => {
                     let m = [ControlMessage::Credentials(Credentials {

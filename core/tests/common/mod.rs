@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 
@@ -65,7 +64,7 @@ pub fn raw_send(
     payload: &[u8],
     msgs: &[ControlMessage<'_>],
 ) -> std::io::Result<usize> {
-    let mut space = vec![MaybeUninit::<u8>::uninit(); codec::encoded_len(msgs) + 8];
+    let mut space = vec![0u8; codec::encoded_len(msgs) + 8];
     let control = codec::encode(msgs, &mut space).expect("encodable");
     raw_send_bytes(sock, payload, control)
 }

@@ -1,0 +1,215 @@
+//! Decoding untrusted control bytes into typed messages.
+
+use std::ops::Range;
+use std::os::fd::RawFd;
+
+#[cfg(linux_like)]
+use super::wire::UCRED_SIZE;
+use super::wire::{
+    cmsg_align, read_i32, read_len, Credentials, CMSG_ALIGNMENT, DATA_OFFSET, FD_SIZE, HEADER_SIZE,
+    LEVEL_OFFSET, SCM_PIDFD, TYPE_OFFSET,
+};
+use crate::error::{Error, ErrorKind};
+
+/// Walks the control messages in `buf`, which must be exactly the bytes the
+/// kernel reported (`msg_controllen`); use [`decode_clamped`] when a claimed
+/// length comes separately.
+pub fn decode(buf: &[u8]) -> Decoder<'_> {
+    Decoder {
+        buf,
+        off: 0,
+        done: false,
+    }
+}
+
+/// Walks the first `min(claimed_len, buf.len())` bytes of `buf`: a claimed
+/// `msg_controllen` larger than the buffer is never trusted.
+pub fn decode_clamped(buf: &[u8], claimed_len: usize) -> Decoder<'_> {
+    decode(&buf[..claimed_len.min(buf.len())])
+}
+
+/// Iterator over the control messages of a buffer; see [`decode`].
+///
+/// Yields `Ok(Cmsg)` per message and at most one `Err`
+/// ([`ErrorKind::MalformedControl`]), after which it is exhausted.
+#[derive(Clone, Debug)]
+pub struct Decoder<'a> {
+    buf: &'a [u8],
+    off: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for Decoder<'a> {
+    type Item = Result<Cmsg<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let start = self.off;
+        let rest = self.buf.get(start..).unwrap_or_default();
+        if rest.len() < HEADER_SIZE {
+            self.done = true;
+            return None;
+        }
+        let len = read_len(rest);
+        if len < HEADER_SIZE {
+            self.done = true;
+            return Some(Err(Error::with_detail(
+                ErrorKind::MalformedControl,
+                format!("cmsg_len {len} at offset {start} is below the header size"),
+            )));
+        }
+        let level = read_i32(rest, LEVEL_OFFSET).unwrap_or_default();
+        let kind = read_i32(rest, TYPE_OFFSET).unwrap_or_default();
+        let (end, truncated) = match start.checked_add(len) {
+            Some(end) if end <= self.buf.len() => (end, false),
+            _ => (self.buf.len(), true),
+        };
+        let data_start = (start + DATA_OFFSET).min(end);
+        match start.checked_add(cmsg_align(len.min(usize::MAX - CMSG_ALIGNMENT))) {
+            Some(next) if !truncated && next > start => self.off = next,
+            _ => self.done = true,
+        }
+        Some(Ok(Cmsg {
+            level,
+            kind,
+            data: &self.buf[data_start..end],
+            data_range: data_start..end,
+            offset: start,
+            truncated,
+        }))
+    }
+}
+
+impl std::iter::FusedIterator for Decoder<'_> {}
+
+/// One control message as found in a buffer: header fields and a data slice
+/// that is always inside the buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cmsg<'a> {
+    /// `cmsg_level`.
+    pub level: i32,
+    /// `cmsg_type`.
+    pub kind: i32,
+    /// The data, clamped to the buffer.
+    pub data: &'a [u8],
+    /// Where `data` lies in the decoded buffer.
+    pub data_range: Range<usize>,
+    /// Offset of the header in the decoded buffer.
+    pub offset: usize,
+    /// `cmsg_len` claimed more bytes than the buffer holds; `data` was
+    /// clamped. The walk ends after such a message.
+    pub truncated: bool,
+}
+
+impl<'a> Cmsg<'a> {
+    /// The typed form of this message. Unknown levels and types, and known
+    /// types with a data length that does not fit their payload, come back as
+    /// [`Message::Other`].
+    pub fn parse(&self) -> Message<'a> {
+        if self.level == libc::SOL_SOCKET {
+            if self.kind == libc::SCM_RIGHTS {
+                return Message::Rights(Rights { data: self.data });
+            }
+            #[cfg(linux_like)]
+            if self.kind == libc::SCM_CREDENTIALS && self.data.len() >= UCRED_SIZE {
+                if let Some(c) = Credentials::from_ne_bytes(self.data) {
+                    return Message::Credentials(c);
+                }
+            }
+            #[cfg(linux_like)]
+            if self.kind == SCM_PIDFD {
+                if let Some(fd) = read_i32(self.data, 0) {
+                    return Message::PidFd(fd);
+                }
+            }
+        }
+        Message::Other {
+            level: self.level,
+            kind: self.kind,
+            data: self.data,
+        }
+    }
+}
+
+/// A typed control message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Message<'a> {
+    /// `SCM_RIGHTS`: descriptor numbers.
+    Rights(Rights<'a>),
+    /// `SCM_CREDENTIALS`.
+    Credentials(Credentials),
+    /// `SCM_PIDFD`: a pidfd number.
+    PidFd(RawFd),
+    /// Anything else.
+    Other {
+        /// `cmsg_level`.
+        level: i32,
+        /// `cmsg_type`.
+        kind: i32,
+        /// The data.
+        data: &'a [u8],
+    },
+}
+
+/// The descriptor numbers of an `SCM_RIGHTS` message: plain integers read
+/// from bytes. A trailing partial number (data length not a multiple of 4)
+/// is ignored and reported by [`trailing_bytes`](Rights::trailing_bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rights<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Rights<'a> {
+    /// How many whole descriptor numbers.
+    pub fn len(&self) -> usize {
+        self.data.len() / FD_SIZE
+    }
+
+    /// No descriptor numbers.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes after the last whole number (0 in anything the kernel wrote).
+    pub fn trailing_bytes(&self) -> usize {
+        self.data.len() % FD_SIZE
+    }
+
+    /// The numbers, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = RawFd> + 'a {
+        self.data
+            .chunks_exact(FD_SIZE)
+            .map(|c| RawFd::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_length_is_malformed_and_ends_the_walk() {
+        let mut buf = [0u8; 32];
+        buf[..super::super::wire::LEN_FIELD]
+            .copy_from_slice(&super::super::wire::len_bytes(HEADER_SIZE - 1));
+        let mut walk = decode(&buf);
+        assert_eq!(
+            walk.next().unwrap().unwrap_err().kind(),
+            ErrorKind::MalformedControl
+        );
+        assert!(walk.next().is_none());
+    }
+
+    #[test]
+    fn overlong_length_is_clamped_and_marked() {
+        let mut buf = [0u8; 24];
+        buf[..super::super::wire::LEN_FIELD].copy_from_slice(&super::super::wire::len_bytes(1000));
+        let c = decode(&buf).next().unwrap().unwrap();
+        assert!(c.truncated);
+        assert_eq!(c.data_range, DATA_OFFSET..24);
+        assert_eq!(decode(&buf).count(), 1);
+    }
+}

@@ -1,0 +1,151 @@
+//! Tests of the claim step on buffers encoded in-process (never sent: the
+//! numbers are this process's own descriptors, released on purpose).
+
+use super::*;
+use crate::codec::{encode, encode_uninit, ControlMessage, FdList};
+use std::os::fd::IntoRawFd;
+use std::sync::Mutex;
+
+/// Closed numbers are checked with F_GETFD: no other test thread may
+/// open descriptors meanwhile.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn released(n: usize) -> Vec<RawFd> {
+    (0..n)
+        .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()).into_raw_fd())
+        .collect()
+}
+
+fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD reads no memory; a closed number gives EBADF.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Several SCM_RIGHTS, credentials, an unknown message and a pidfd in
+/// one buffer: every descriptor is claimed, in order.
+#[test]
+fn claim_walks_every_message() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let raw = released(5);
+    let msgs = [
+        ControlMessage::Rights(FdList::Raw(&raw[0..2])),
+        ControlMessage::Credentials(Credentials {
+            pid: 1,
+            uid: 2,
+            gid: 3,
+        }),
+        ControlMessage::Other {
+            level: 99,
+            kind: 1,
+            data: b"?",
+        },
+        ControlMessage::Rights(FdList::Raw(&raw[2..4])),
+        ControlMessage::Other {
+            level: libc::SOL_SOCKET,
+            kind: codec::SCM_PIDFD,
+            data: &raw[4].to_ne_bytes(),
+        },
+    ];
+    let mut buf = [0u8; 256];
+    let bytes = encode(&msgs, &mut buf).unwrap();
+    let ctl = KernelControl {
+        buf: bytes,
+        claimed: false,
+    };
+    let mut got = Vec::new();
+    let extras = ctl.claim(|fd| got.push(fd));
+    assert_eq!(
+        got.iter().map(|f| f.as_raw_fd()).collect::<Vec<_>>(),
+        raw[..4]
+    );
+    assert_eq!(
+        extras.credentials,
+        Some(Credentials {
+            pid: 1,
+            uid: 2,
+            gid: 3
+        })
+    );
+    assert_eq!(extras.pidfd.as_ref().map(|f| f.as_raw_fd()), Some(raw[4]));
+    drop((got, extras));
+    assert!(
+        raw.iter().all(|&fd| !is_open(fd)),
+        "all closed by their owners"
+    );
+}
+
+/// A buffer nobody claims (an early return) closes its descriptors.
+#[test]
+fn unclaimed_control_closes_on_drop() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let raw = released(3);
+    let msgs = [ControlMessage::Rights(FdList::Raw(&raw))];
+    let mut buf = [0u8; 128];
+    let bytes = encode(&msgs, &mut buf).unwrap();
+    assert!(raw.iter().all(|&fd| is_open(fd)));
+    drop(KernelControl {
+        buf: bytes,
+        claimed: false,
+    });
+    assert!(raw.iter().all(|&fd| !is_open(fd)));
+}
+
+/// The uninitialised encoder writes exactly what the initialised one does,
+/// padding included, whatever the buffer held before.
+#[test]
+fn encode_uninit_matches_encode() {
+    let msgs = [
+        ControlMessage::Rights(FdList::Raw(&[3, 4, 5])),
+        ControlMessage::Credentials(Credentials {
+            pid: 9,
+            uid: 8,
+            gid: 7,
+        }),
+        ControlMessage::Other {
+            level: 1,
+            kind: 2,
+            data: b"abc",
+        },
+    ];
+    let mut init = [0xAAu8; 160];
+    let want = encode(&msgs, &mut init).unwrap().to_vec();
+    let mut space = ControlBuffer::<16>::new();
+    let area = space.as_uninit_mut();
+    for b in area.iter_mut() {
+        b.write(0x55);
+    }
+    let n = encode_uninit(&msgs, area).unwrap();
+    let got = KernelControl::filled(area, n);
+    assert_eq!(got.buf, &want[..]);
+    std::mem::forget(got); // the numbers are not descriptors of ours
+}
+
+#[test]
+fn control_buffer_is_aligned_and_sized() {
+    fn check<const N: usize>() {
+        let mut b = ControlBuffer::<N>::new();
+        let area = b.as_uninit_mut();
+        assert_eq!(area.len(), space_for(N));
+        assert_eq!(
+            area.as_ptr() as usize % std::mem::align_of::<libc::cmsghdr>(),
+            0
+        );
+    }
+    check::<0>();
+    check::<1>();
+    check::<2>();
+    check::<7>();
+    check::<253>();
+}
+
+#[test]
+fn layout_matches_libc() {
+    for n in 0..300usize {
+        let len = (n * 4) as u32;
+        // SAFETY: CMSG_LEN/CMSG_SPACE are pure arithmetic on their
+        // argument; no pointer is involved.
+        let (l, s) = unsafe { (libc::CMSG_LEN(len) as usize, libc::CMSG_SPACE(len) as usize) };
+        assert_eq!(codec::cmsg_len(n * 4), l, "CMSG_LEN({})", n * 4);
+        assert_eq!(codec::cmsg_space(n * 4), s, "CMSG_SPACE({})", n * 4);
+    }
+}
