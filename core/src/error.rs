@@ -155,6 +155,7 @@ impl Error {
         }
     }
 
+    #[cfg(linux_like)]
     pub(crate) fn set_kind(&mut self, kind: ErrorKind) {
         self.kind = kind;
     }

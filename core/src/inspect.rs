@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 #[cfg(linux_like)]
 use crate::sys;
@@ -103,7 +103,7 @@ pub fn kcmp_available() -> bool {
     {
         let me = std::process::id() as i32;
         let stdin = io::stdin();
-        let fd = stdin.as_fd().as_raw_fd();
+        let fd = stdin.as_raw_fd();
         // Comparing a descriptor with itself: 0 if kcmp works, EBADF if fd 0
         // is closed (kcmp ran, so it is available).
         match sys::kcmp_file(me, fd, me, fd) {

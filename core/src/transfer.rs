@@ -104,22 +104,22 @@ pub fn send_with(
     // Room for SCM_MAX_FD descriptors and credentials; never initialised
     // beyond what the encoder writes.
     let mut space = ControlBuffer::<SCM_MAX_FD>::new();
-    let mut msgs: [ControlMessage<'_>; 2] = [ControlMessage::Rights(FdList::Borrowed(fds)); 2];
-    let mut n = usize::from(!fds.is_empty());
-    if let Some(c) = opts.credentials {
+    let rights = ControlMessage::Rights(FdList::Borrowed(fds));
+    let msgs = match opts.credentials {
+        None => [rights; 2],
         #[cfg(linux_like)]
-        {
-            msgs[n] = ControlMessage::Credentials(c);
-            n += 1;
-        }
+        Some(c) => [rights, ControlMessage::Credentials(c)],
         #[cfg(not(linux_like))]
-        {
-            let _ = c;
-            return Err(Error::new(ErrorKind::Unsupported));
-        }
-    }
+        Some(_) => return Err(Error::new(ErrorKind::Unsupported)),
+    };
+    let n = usize::from(opts.credentials.is_some()) + 1;
+    let msgs = if fds.is_empty() {
+        &msgs[1..n]
+    } else {
+        &msgs[..n]
+    };
     let area = space.as_uninit_mut();
-    let len = codec::encode_uninit(&msgs[..n], area)?;
+    let len = codec::encode_uninit(msgs, area)?;
     let control = &area[..len];
     let mut flags = NOSIGNAL;
     if opts.nonblocking {

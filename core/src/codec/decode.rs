@@ -3,12 +3,12 @@
 use std::ops::Range;
 use std::os::fd::RawFd;
 
-#[cfg(linux_like)]
-use super::wire::UCRED_SIZE;
 use super::wire::{
     cmsg_align, read_i32, read_len, Credentials, CMSG_ALIGNMENT, DATA_OFFSET, FD_SIZE, HEADER_SIZE,
-    LEVEL_OFFSET, SCM_PIDFD, TYPE_OFFSET,
+    LEVEL_OFFSET, TYPE_OFFSET,
 };
+#[cfg(linux_like)]
+use super::wire::{SCM_PIDFD, UCRED_SIZE};
 use crate::error::{Error, ErrorKind};
 
 /// Walks the control messages in `buf`, which must be exactly the bytes the
@@ -108,22 +108,23 @@ impl<'a> Cmsg<'a> {
     /// types with a data length that does not fit their payload, come back as
     /// [`Message::Other`].
     pub fn parse(&self) -> Message<'a> {
-        if self.level == libc::SOL_SOCKET {
-            if self.kind == libc::SCM_RIGHTS {
-                return Message::Rights(Rights { data: self.data });
+        match (self.level, self.kind) {
+            (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+                return Message::Rights(Rights { data: self.data })
             }
             #[cfg(linux_like)]
-            if self.kind == libc::SCM_CREDENTIALS && self.data.len() >= UCRED_SIZE {
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if self.data.len() >= UCRED_SIZE => {
                 if let Some(c) = Credentials::from_ne_bytes(self.data) {
                     return Message::Credentials(c);
                 }
             }
             #[cfg(linux_like)]
-            if self.kind == SCM_PIDFD {
+            (libc::SOL_SOCKET, SCM_PIDFD) => {
                 if let Some(fd) = read_i32(self.data, 0) {
                     return Message::PidFd(fd);
                 }
             }
+            _ => {}
         }
         Message::Other {
             level: self.level,

@@ -3,12 +3,12 @@
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
-#[cfg(linux_like)]
-use super::wire::UCRED_SIZE;
 use super::wire::{
-    cmsg_len, cmsg_space, len_bytes, Credentials, DATA_OFFSET, FD_SIZE, HEADER_SIZE, LEN_FIELD,
-    LEVEL_OFFSET, SCM_MAX_FD, TYPE_OFFSET,
+    cmsg_len, cmsg_space, len_bytes, DATA_OFFSET, FD_SIZE, HEADER_SIZE, LEN_FIELD, LEVEL_OFFSET,
+    SCM_MAX_FD, TYPE_OFFSET,
 };
+#[cfg(linux_like)]
+use super::wire::{Credentials, UCRED_SIZE};
 use crate::error::{Error, ErrorKind};
 
 /// The descriptors of an `SCM_RIGHTS` message to encode.

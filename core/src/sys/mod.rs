@@ -7,7 +7,6 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::ptr;
 
 use crate::codec::{self, space_for, Credentials, Message};
 
@@ -319,6 +318,7 @@ impl Drop for KernelControl<'_> {
 }
 
 /// `setsockopt(fd, SOL_SOCKET, opt, &int)`.
+#[cfg(linux_like)]
 pub(crate) fn set_int_option(
     sock: BorrowedFd<'_>,
     opt: libc::c_int,
@@ -331,7 +331,7 @@ pub(crate) fn set_int_option(
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
             opt,
-            ptr::from_ref(&value).cast(),
+            std::ptr::from_ref(&value).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
@@ -343,6 +343,7 @@ pub(crate) fn set_int_option(
 }
 
 /// `getsockopt(fd, SOL_SOCKET, opt)` for an int option.
+#[cfg(linux_like)]
 pub(crate) fn get_int_option(sock: BorrowedFd<'_>, opt: libc::c_int) -> io::Result<libc::c_int> {
     let mut value: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
@@ -353,7 +354,7 @@ pub(crate) fn get_int_option(sock: BorrowedFd<'_>, opt: libc::c_int) -> io::Resu
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
             opt,
-            ptr::from_mut(&mut value).cast(),
+            std::ptr::from_mut(&mut value).cast(),
             &mut len,
         )
     };
