@@ -1,6 +1,7 @@
 //! `FdArray<N>`: a fixed-capacity, allocation-free list of owned descriptors.
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// A list of at most `N` owned descriptors, stored inline (no heap).
@@ -10,8 +11,22 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 /// collector whose [`push`](FdArray::push) hands a descriptor back, inside a
 /// [`CapacityError`], when full.
 pub struct FdArray<const N: usize> {
-    slots: [Option<OwnedFd>; N],
+    /// `Some` below `len`, `None` from `len` on. `ManuallyDrop` so that
+    /// dropping visits only the filled slots (see `Drop`); nothing in it is
+    /// ever dropped any other way.
+    slots: ManuallyDrop<[Option<OwnedFd>; N]>,
     len: usize,
+}
+
+impl<const N: usize> Drop for FdArray<N> {
+    #[inline]
+    fn drop(&mut self) {
+        // Slots from `len` on are `None`: closing the filled ones is all
+        // there is to drop.
+        for slot in &mut self.slots[..self.len] {
+            drop(slot.take());
+        }
+    }
 }
 
 /// The descriptor [`FdArray::push`] could not store, handed back.
@@ -35,24 +50,28 @@ impl<T: fmt::Debug> std::error::Error for CapacityError<T> {}
 
 impl<const N: usize> FdArray<N> {
     /// An empty array.
+    #[inline]
     pub const fn new() -> Self {
         FdArray {
-            slots: [const { None }; N],
+            slots: ManuallyDrop::new([const { None }; N]),
             len: 0,
         }
     }
 
     /// How many descriptors it holds.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Holds none.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// `N`.
+    #[inline]
     pub const fn capacity(&self) -> usize {
         N
     }
@@ -67,6 +86,7 @@ impl<const N: usize> FdArray<N> {
     /// # Errors
     ///
     /// [`CapacityError`] holding `fd` when the array already holds `N`.
+    #[inline]
     pub fn push(&mut self, fd: OwnedFd) -> Result<(), CapacityError<OwnedFd>> {
         match self.slots.get_mut(self.len) {
             Some(slot) => {
@@ -138,8 +158,10 @@ impl<const N: usize> IntoIterator for FdArray<N> {
     type Item = OwnedFd;
     type IntoIter = std::iter::Flatten<std::array::IntoIter<Option<OwnedFd>, N>>;
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.slots.into_iter().flatten()
+    fn into_iter(mut self) -> Self::IntoIter {
+        let slots = std::mem::replace(&mut *self.slots, [const { None }; N]);
+        self.len = 0;
+        slots.into_iter().flatten()
     }
 }
 
@@ -154,22 +176,37 @@ impl<'a, const N: usize> IntoIterator for &'a FdArray<N> {
 
 /// Where a receive puts descriptors: a fixed array or a bounded `Vec`.
 pub(crate) trait FdSink {
+    /// Takes descriptors in order while there is room; the rest go to
+    /// `surplus`.
+    fn extend(&mut self, fds: impl Iterator<Item = OwnedFd>, surplus: &mut Vec<OwnedFd>);
     fn capacity(&self) -> usize;
     fn count(&self) -> usize;
-    fn accept(&mut self, fd: OwnedFd) -> Result<(), OwnedFd>;
     fn drain_into(&mut self, out: &mut Vec<OwnedFd>);
 }
 
 impl<const N: usize> FdSink for FdArray<N> {
+    #[inline]
+    fn extend(&mut self, mut fds: impl Iterator<Item = OwnedFd>, surplus: &mut Vec<OwnedFd>) {
+        for slot in &mut self.slots[self.len..] {
+            match fds.next() {
+                Some(fd) => {
+                    *slot = Some(fd);
+                    self.len += 1;
+                }
+                None => return,
+            }
+        }
+        surplus.extend(fds);
+    }
+    #[inline]
     fn capacity(&self) -> usize {
         N
     }
+    #[inline]
     fn count(&self) -> usize {
         self.len
     }
-    fn accept(&mut self, fd: OwnedFd) -> Result<(), OwnedFd> {
-        self.push(fd).map_err(CapacityError::into_inner)
-    }
+    #[inline]
     fn drain_into(&mut self, out: &mut Vec<OwnedFd>) {
         FdArray::drain_into(self, out)
     }
@@ -182,21 +219,38 @@ pub(crate) struct BoundedVec {
 }
 
 impl FdSink for BoundedVec {
+    #[inline]
+    fn extend(&mut self, mut fds: impl Iterator<Item = OwnedFd>, surplus: &mut Vec<OwnedFd>) {
+        let room = self.cap.saturating_sub(self.vec.len());
+        self.vec.extend(fds.by_ref().take(room));
+        surplus.extend(fds);
+    }
+    #[inline]
     fn capacity(&self) -> usize {
         self.cap
     }
+    #[inline]
     fn count(&self) -> usize {
         self.vec.len()
     }
-    fn accept(&mut self, fd: OwnedFd) -> Result<(), OwnedFd> {
-        if self.vec.len() < self.cap {
-            self.vec.push(fd);
-            Ok(())
-        } else {
-            Err(fd)
-        }
-    }
+    #[inline]
     fn drain_into(&mut self, out: &mut Vec<OwnedFd>) {
         out.append(&mut self.vec);
     }
+}
+
+/// A sink that closes everything: for control data nobody claimed.
+pub(crate) struct Closer;
+
+impl FdSink for Closer {
+    fn extend(&mut self, fds: impl Iterator<Item = OwnedFd>, _surplus: &mut Vec<OwnedFd>) {
+        fds.for_each(drop);
+    }
+    fn capacity(&self) -> usize {
+        usize::MAX
+    }
+    fn count(&self) -> usize {
+        0
+    }
+    fn drain_into(&mut self, _out: &mut Vec<OwnedFd>) {}
 }

@@ -105,6 +105,7 @@ impl RecvOptions {
         self
     }
 
+    #[inline]
     pub(crate) fn flags(&self) -> libc::c_int {
         let mut f = 0;
         if self.cloexec {

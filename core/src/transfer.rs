@@ -313,47 +313,41 @@ pub(crate) fn recv_into<S: FdSink>(
 /// fork + exec).
 pub(crate) fn finish<S: FdSink>(
     raw: sys::RawRecv<'_>,
-    mut sink: S,
+    sink: S,
     cloexec: bool,
 ) -> Result<Received<S>, Error> {
+    let mut out = Received {
+        bytes: raw.bytes,
+        fds: sink,
+        credentials: None,
+        pidfd: None,
+    };
     let mut surplus: Vec<OwnedFd> = Vec::new();
-    let extras = raw.control.claim(|fd| {
-        #[cfg(not(linux_like))]
-        if cloexec {
-            let _ = sys::set_fd_flags(fd.as_fd(), libc::FD_CLOEXEC);
-        }
-        if let Err(fd) = sink.accept(fd) {
-            surplus.push(fd);
-        }
-    });
-    #[cfg(linux_like)]
-    let _ = cloexec;
+    let extras = raw.control.claim(&mut out.fds, &mut surplus, cloexec);
+    out.credentials = extras.credentials;
+    out.pidfd = extras.pidfd;
     let ctrunc = raw.flags & libc::MSG_CTRUNC != 0;
-    let kind = if !surplus.is_empty() || (ctrunc && sink.count() >= sink.capacity()) {
+    let kind = if !surplus.is_empty() || (ctrunc && out.fds.count() >= out.fds.capacity()) {
         // More arrived than the caller has room for, or the kernel ran out
         // of control buffer with the caller's capacity reached.
-        Some(ErrorKind::ControlBufferFull)
+        ErrorKind::ControlBufferFull
     } else if ctrunc {
         // Fewer than the capacity arrived and the kernel still cut: it
         // could not install them (RLIMIT_NOFILE, a security module).
-        Some(ErrorKind::ReceiverLimit)
+        ErrorKind::ReceiverLimit
     } else if raw.flags & libc::MSG_TRUNC != 0 {
-        Some(ErrorKind::PayloadTruncated)
+        ErrorKind::PayloadTruncated
     } else {
-        None
+        return Ok(out);
     };
-    match kind {
-        None => Ok(Received {
-            bytes: raw.bytes,
-            fds: sink,
-            credentials: extras.credentials,
-            pidfd: extras.pidfd,
-        }),
-        Some(kind) => {
-            let mut all = Vec::with_capacity(sink.count() + surplus.len());
-            sink.drain_into(&mut all);
-            all.append(&mut surplus);
-            Err(Error::truncated(kind, all, raw.bytes, sink.capacity()))
-        }
-    }
+    Err(truncated(kind, out, surplus))
+}
+
+/// The error of a truncated receive, owning every descriptor that arrived.
+#[cold]
+fn truncated<S: FdSink>(kind: ErrorKind, mut out: Received<S>, mut surplus: Vec<OwnedFd>) -> Error {
+    let mut all = Vec::with_capacity(out.fds.count() + surplus.len());
+    out.fds.drain_into(&mut all);
+    all.append(&mut surplus);
+    Error::truncated(kind, all, out.bytes, out.fds.capacity())
 }

@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind};
 /// Walks the control messages in `buf`, which must be exactly the bytes the
 /// kernel reported (`msg_controllen`); use [`decode_clamped`] when a claimed
 /// length comes separately.
+#[inline]
 pub fn decode(buf: &[u8]) -> Decoder<'_> {
     Decoder {
         buf,
@@ -42,6 +43,7 @@ pub struct Decoder<'a> {
 impl<'a> Iterator for Decoder<'a> {
     type Item = Result<Cmsg<'a>, Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
@@ -107,6 +109,7 @@ impl<'a> Cmsg<'a> {
     /// The typed form of this message. Unknown levels and types, and known
     /// types with a data length that does not fit their payload, come back as
     /// [`Message::Other`].
+    #[inline]
     pub fn parse(&self) -> Message<'a> {
         match (self.level, self.kind) {
             (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
@@ -165,21 +168,25 @@ pub struct Rights<'a> {
 
 impl<'a> Rights<'a> {
     /// How many whole descriptor numbers.
+    #[inline]
     pub fn len(&self) -> usize {
         self.data.len() / FD_SIZE
     }
 
     /// No descriptor numbers.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Bytes after the last whole number (0 in anything the kernel wrote).
+    #[inline]
     pub fn trailing_bytes(&self) -> usize {
         self.data.len() % FD_SIZE
     }
 
     /// The numbers, in order.
+    #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = RawFd> + 'a {
         self.data
             .chunks_exact(FD_SIZE)

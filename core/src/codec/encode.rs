@@ -57,6 +57,7 @@ pub enum ControlMessage<'a> {
 }
 
 impl ControlMessage<'_> {
+    #[inline]
     fn data_len(&self) -> usize {
         match self {
             ControlMessage::Rights(fds) => fds.len() * FD_SIZE,
@@ -66,6 +67,7 @@ impl ControlMessage<'_> {
         }
     }
 
+    #[inline]
     fn header(&self) -> Result<(i32, i32), Error> {
         Ok(match self {
             ControlMessage::Rights(_) => (libc::SOL_SOCKET, libc::SCM_RIGHTS),
@@ -126,6 +128,7 @@ pub fn encode<'b>(msgs: &[ControlMessage<'_>], buf: &'b mut [u8]) -> Result<&'b 
 /// # Errors
 ///
 /// As [`encode`].
+#[inline]
 pub fn encode_uninit(
     msgs: &[ControlMessage<'_>],
     buf: &mut [MaybeUninit<u8>],
@@ -142,26 +145,32 @@ trait Out {
 }
 
 impl Out for [u8] {
+    #[inline]
     fn size(&self) -> usize {
         self.len()
     }
+    #[inline]
     fn put(&mut self, at: usize, src: &[u8]) {
         self[at..at + src.len()].copy_from_slice(src);
     }
+    #[inline]
     fn zero(&mut self, from: usize, to: usize) {
         self[from..to].fill(0);
     }
 }
 
 impl Out for [MaybeUninit<u8>] {
+    #[inline]
     fn size(&self) -> usize {
         self.len()
     }
+    #[inline]
     fn put(&mut self, at: usize, src: &[u8]) {
         for (d, s) in self[at..at + src.len()].iter_mut().zip(src) {
             d.write(*s);
         }
     }
+    #[inline]
     fn zero(&mut self, from: usize, to: usize) {
         for d in &mut self[from..to] {
             d.write(0);
@@ -169,6 +178,7 @@ impl Out for [MaybeUninit<u8>] {
     }
 }
 
+#[inline]
 fn encode_into<O: Out + ?Sized>(msgs: &[ControlMessage<'_>], buf: &mut O) -> Result<usize, Error> {
     let total_fds: usize = msgs
         .iter()
@@ -211,6 +221,7 @@ fn encode_into<O: Out + ?Sized>(msgs: &[ControlMessage<'_>], buf: &mut O) -> Res
 }
 
 /// Writes one header at `off` for `data_len` bytes of data, padding zeroed.
+#[inline]
 fn header<O: Out + ?Sized>(buf: &mut O, off: usize, data_len: usize, level: i32, kind: i32) {
     buf.put(off, &len_bytes(cmsg_len(data_len)));
     buf.zero(off + LEN_FIELD, off + LEVEL_OFFSET);

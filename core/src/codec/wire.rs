@@ -111,6 +111,7 @@ impl Credentials {
 
     /// Reads a `struct ucred` from the first 12 bytes of `data`, if it is
     /// that long.
+    #[inline]
     pub fn from_ne_bytes(data: &[u8]) -> Option<Self> {
         Some(Credentials {
             pid: read_i32(data, 0)?,
@@ -121,17 +122,20 @@ impl Credentials {
 }
 
 /// The `i32` at `at` in native byte order, if the bytes are there.
+#[inline]
 pub(crate) fn read_i32(src: &[u8], at: usize) -> Option<i32> {
     let raw = src.get(at..at.checked_add(4)?)?;
     Some(i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]))
 }
 
+#[inline]
 fn read_u32(src: &[u8], at: usize) -> Option<u32> {
     read_i32(src, at).map(|v| v as u32)
 }
 
 /// `cmsg_len` as stored at the start of a header (`size_t` on Linux,
 /// `socklen_t` elsewhere). `src` must hold at least [`LEN_FIELD`] bytes.
+#[inline]
 pub(crate) fn read_len(src: &[u8]) -> usize {
     let mut raw = [0u8; LEN_FIELD];
     raw.copy_from_slice(&src[..LEN_FIELD]);
@@ -142,6 +146,7 @@ pub(crate) fn read_len(src: &[u8]) -> usize {
 }
 
 /// `cmsg_len` in its stored form.
+#[inline]
 pub(crate) fn len_bytes(len: usize) -> [u8; LEN_FIELD] {
     #[cfg(linux_like)]
     return len.to_ne_bytes();

@@ -9,6 +9,7 @@ use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::codec::{self, space_for, Credentials, Message};
+use crate::fdarray::{Closer, FdSink};
 
 #[cfg(linux_like)]
 mod mmsg;
@@ -26,6 +27,7 @@ pub(crate) use mmsg::{recvmmsg, sendmmsg, MmsgRecv};
 /// `fd` must be a descriptor that a successful system call of this process
 /// installed for the caller (a received `SCM_RIGHTS`/`SCM_PIDFD` number, a
 /// `SO_PEERPIDFD` answer) and that nothing else owns; it is adopted once.
+#[inline]
 unsafe fn adopt(fd: RawFd) -> OwnedFd {
     // SAFETY: `OwnedFd::from_raw_fd` requires an open descriptor, owned
     // exclusively by the caller, not -1: this function's contract.
@@ -50,6 +52,7 @@ impl<'a> RawAddr<'a> {
     }
 }
 
+#[inline]
 fn cvt(ret: libc::ssize_t) -> io::Result<usize> {
     if ret < 0 {
         Err(io::Error::last_os_error())
@@ -61,6 +64,7 @@ fn cvt(ret: libc::ssize_t) -> io::Result<usize> {
 /// The one `msghdr` builder: name, one iovec array and a control area.
 /// Null pointers and zero lengths where a part is absent; an empty control
 /// area is passed as a null `msg_control`.
+#[inline]
 fn msghdr(
     addr: Option<&RawAddr<'_>>,
     iov: *mut libc::iovec,
@@ -120,6 +124,7 @@ impl<const N: usize> ControlBuffer<N> {
 
     /// The first [`space_for`]`(N)` bytes, uninitialised, aligned for
     /// `cmsghdr`.
+    #[inline]
     pub fn as_uninit_mut(&mut self) -> &mut [MaybeUninit<u8>] {
         &mut uninit_slice_bytes(std::slice::from_mut(self))[..space_for(N)]
     }
@@ -132,6 +137,7 @@ impl<const N: usize> Default for ControlBuffer<N> {
 }
 
 /// Views a slice of values that hold only `MaybeUninit` data as bytes.
+#[inline]
 pub(crate) fn uninit_slice_bytes<const N: usize>(
     v: &mut [ControlBuffer<N>],
 ) -> &mut [MaybeUninit<u8>] {
@@ -253,6 +259,7 @@ pub(crate) struct Extras {
 impl<'a> KernelControl<'a> {
     /// The first `len` bytes of `area` (clamped to it), which a successful
     /// `recvmsg`/`recvmmsg` of this process just wrote.
+    #[inline]
     fn filled(area: &'a [MaybeUninit<u8>], len: usize) -> Self {
         let len = len.min(area.len());
         // SAFETY: `from_raw_parts` needs `len` initialised bytes at an
@@ -267,24 +274,33 @@ impl<'a> KernelControl<'a> {
         }
     }
 
-    /// Walks every control message, hands each `SCM_RIGHTS` descriptor to
-    /// `on_fd` in order, and returns credentials and the pidfd. Descriptors
-    /// in messages this crate does not know cannot exist (the kernel sends
-    /// them only in `SCM_RIGHTS` and `SCM_PIDFD`); unknown messages are
-    /// skipped.
-    pub(crate) fn claim(mut self, mut on_fd: impl FnMut(OwnedFd)) -> Extras {
+    /// Walks every control message and hands the descriptors of every
+    /// `SCM_RIGHTS` to `sink`, in order (those past its capacity to
+    /// `surplus`), and returns credentials and the pidfd. Descriptors in
+    /// messages this crate does not know cannot exist (the kernel sends them
+    /// only in `SCM_RIGHTS` and `SCM_PIDFD`); unknown messages are skipped.
+    #[inline]
+    ///
+    /// `cloexec` matters only where the kernel has no `MSG_CMSG_CLOEXEC`:
+    /// the flag is then set right after arrival (not atomic against a
+    /// concurrent fork + exec).
+    pub(crate) fn claim<S: FdSink>(
+        mut self,
+        sink: &mut S,
+        surplus: &mut Vec<OwnedFd>,
+        cloexec: bool,
+    ) -> Extras {
         self.claimed = true;
         let mut extras = Extras::default();
         for cmsg in codec::decode(self.buf).flatten() {
             match cmsg.parse() {
                 Message::Rights(r) => {
-                    for raw in r.iter() {
-                        // SAFETY: `adopt`'s contract: the buffer was filled
-                        // by a successful recvmsg in this process (this type
-                        // is only built from one) and each message is claimed
-                        // once (`claimed` makes Drop skip the buffer).
-                        on_fd(unsafe { adopt(raw) });
-                    }
+                    // SAFETY: `adopt`'s contract: the buffer was filled by a
+                    // successful recvmsg in this process (this type is only
+                    // built from one) and each message is claimed once
+                    // (`claimed` makes Drop skip the buffer).
+                    let fds = r.iter().map(|raw| unsafe { adopt(raw) });
+                    sink.extend(fds.inspect(|fd| set_cloexec(fd, cloexec)), surplus);
                 }
                 Message::PidFd(raw) => {
                     // SAFETY: as above: a kernel-installed pidfd from a buffer
@@ -311,10 +327,23 @@ impl Drop for KernelControl<'_> {
                 buf: self.buf,
                 claimed: false,
             };
-            // `claim` sets `claimed` on its copy, so this does not recurse.
-            drop(this.claim(drop));
+            // `claim` sets `claimed` on its copy, so this does not recurse;
+            // the closer sink keeps nothing (and never uses `surplus`).
+            drop(this.claim(&mut Closer, &mut Vec::new(), false));
         }
     }
+}
+
+/// Sets `FD_CLOEXEC` after arrival where the kernel cannot do it on
+/// receive (no `MSG_CMSG_CLOEXEC`); nothing to do elsewhere.
+#[inline]
+fn set_cloexec(fd: &OwnedFd, on: bool) {
+    #[cfg(not(linux_like))]
+    if on {
+        let _ = set_fd_flags(std::os::fd::AsFd::as_fd(fd), libc::FD_CLOEXEC);
+    }
+    #[cfg(linux_like)]
+    let _ = (fd, on);
 }
 
 /// `setsockopt(fd, SOL_SOCKET, opt, &int)`.

@@ -52,8 +52,10 @@ fn claim_walks_every_message() {
         buf: bytes,
         claimed: false,
     };
-    let mut got = Vec::new();
-    let extras = ctl.claim(|fd| got.push(fd));
+    let mut got = crate::FdArray::<8>::new();
+    let mut surplus = Vec::new();
+    let extras = ctl.claim(&mut got, &mut surplus, true);
+    assert!(surplus.is_empty());
     assert_eq!(
         got.iter().map(|f| f.as_raw_fd()).collect::<Vec<_>>(),
         raw[..4]
@@ -72,6 +74,31 @@ fn claim_walks_every_message() {
         raw.iter().all(|&fd| !is_open(fd)),
         "all closed by their owners"
     );
+}
+
+/// Past the sink's capacity, descriptors go to the surplus, in order.
+#[test]
+fn claim_hands_the_surplus_back() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let raw = released(5);
+    let msgs = [
+        ControlMessage::Rights(FdList::Raw(&raw[0..2])),
+        ControlMessage::Rights(FdList::Raw(&raw[2..5])),
+    ];
+    let mut buf = [0u8; 128];
+    let bytes = encode(&msgs, &mut buf).unwrap();
+    let ctl = KernelControl {
+        buf: bytes,
+        claimed: false,
+    };
+    let mut got = crate::FdArray::<3>::new();
+    let mut surplus = Vec::new();
+    ctl.claim(&mut got, &mut surplus, true);
+    let nums = |v: &mut dyn Iterator<Item = &OwnedFd>| v.map(|f| f.as_raw_fd()).collect::<Vec<_>>();
+    assert_eq!(nums(&mut got.iter()), raw[..3]);
+    assert_eq!(nums(&mut surplus.iter()), raw[3..]);
+    drop((got, surplus));
+    assert!(raw.iter().all(|&fd| !is_open(fd)));
 }
 
 /// A buffer nobody claims (an early return) closes its descriptors.
