@@ -1,5 +1,5 @@
 //! The crates matrix: the applicable cases through every implementation in
-//! `inflight_peers::adapters::all()`, driven through the `FdPasser` trait.
+//! `inflight_impls::all()`, driven through the `Implementation` trait.
 //!
 //! Where a case is about what an implementation does on *receive*, the
 //! auditor sends with raw `sendmsg` (so the message is exactly the one the
@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use inflight::inspect::{is_cloexec, same_file, FdSnapshot, OpenFd, Sameness};
 use inflight::SocketKind;
-use inflight_peers::{FdKind, FdPasser, Fixture, Recv};
+use inflight_impls::{FdKind, Fixture, Implementation, Recv};
 
 use crate::ensure;
 use crate::runner::{Case, CaseResult, Context, Outcome, Settings};
 use crate::sys;
 
-fn passer(index: usize) -> Result<Box<dyn FdPasser>, String> {
-    inflight_peers::adapters::all()
+fn passer(index: usize) -> Result<Box<dyn Implementation>, String> {
+    inflight_impls::all()
         .into_iter()
         .nth(index)
         .ok_or_else(|| "adapter list changed".to_string())
@@ -57,7 +57,7 @@ struct Observed {
 }
 
 fn observe_recv(
-    p: &mut dyn FdPasser,
+    p: &mut dyn Implementation,
     sock: &OwnedFd,
     buf: &mut [u8],
     capacity: usize,
@@ -128,7 +128,7 @@ fn check_identity(
 /// Receives until `want` descriptors arrived (several messages for
 /// implementations that carry one per message).
 fn recv_all(
-    p: &mut dyn FdPasser,
+    p: &mut dyn Implementation,
     sock: &OwnedFd,
     want: usize,
     s: &Settings,
@@ -163,7 +163,7 @@ fn recv_all(
 /// Every crates case, for every adapter.
 pub fn cases() -> Vec<Case> {
     let mut v = Vec::new();
-    for (i, a) in inflight_peers::adapters::all().iter().enumerate() {
+    for (i, a) in inflight_impls::all().iter().enumerate() {
         let name = a.name();
         let mut add = |case: &str, f: fn(usize, &Settings) -> CaseResult| {
             v.push(Case::new(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use inflight::codec::cmsg_space;
 use inflight::inspect::{file_id, is_cloexec, same_file, status_flags, FdSnapshot, Sameness};
 use inflight::{Credentials, ErrorKind, SocketKind};
-use inflight_peers::{FdKind, Fixture};
+use inflight_impls::{FdKind, Fixture};
 
 use crate::ensure;
 use crate::runner::{Case, CaseResult, Context, Outcome, Settings};

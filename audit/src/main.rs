@@ -121,10 +121,7 @@ fn main() -> ExitCode {
             kernel::cases(),
         ),
         Some(Cmd::Crates) => {
-            let names: Vec<&str> = inflight_peers::adapters::all()
-                .iter()
-                .map(|a| a.name())
-                .collect();
+            let names: Vec<&str> = inflight_impls::all().iter().map(|a| a.name()).collect();
             (
                 "crates",
                 format!("implementations: {}", names.join(", ")),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use inflight::inspect::{file_id, same_file, FdSnapshot, Sameness};
 use inflight::{ErrorKind, SocketKind};
-use inflight_peers::{FdKind, Fixture};
+use inflight_impls::{FdKind, Fixture};
 
 use crate::ensure;
 use crate::runner::{Case, CaseResult, Context, Outcome, Settings};
