@@ -1,4 +1,4 @@
-//! inflight's own echo peer (see `PROTOCOL.md`), and deliberately broken
+//! inflight's own echo program (see `PROTOCOL.md`), and deliberately broken
 //! variants of it that the auditor's tests must catch.
 
 use std::io::Write;
@@ -28,18 +28,18 @@ pub fn run(brk: Option<Break>) -> i32 {
     match serve(brk) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("inflight echo peer: {e}");
+            eprintln!("inflight-audit echo: {e}");
             1
         }
     }
 }
 
 fn serve(brk: Option<Break>) -> std::io::Result<i32> {
-    let fd: RawFd = std::env::var("INFLIGHT_PEER_FD")
+    let fd: RawFd = std::env::var("INFLIGHT_ECHO_FD")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
-    let kind = std::env::var("INFLIGHT_PEER_TYPE").unwrap_or_else(|_| "?".into());
+    let kind = std::env::var("INFLIGHT_ECHO_TYPE").unwrap_or_else(|_| "?".into());
     // The descriptor must be an open socket before we take ownership of it.
     let probe = {
         // SAFETY: borrow_raw needs `fd` open for the borrow's lifetime; fcntl
@@ -49,12 +49,12 @@ fn serve(brk: Option<Break>) -> std::io::Result<i32> {
     };
     if let Err(e) = probe {
         eprintln!(
-            "inflight echo peer: descriptor {fd} (INFLIGHT_PEER_FD) is not a usable socket: {e}"
+            "inflight-audit echo: descriptor {fd} (INFLIGHT_ECHO_FD) is not a usable socket: {e}"
         );
         return Ok(2);
     }
     // SAFETY: from_raw_fd needs an open descriptor owned by nobody else:
-    // the protocol hands descriptor INFLIGHT_PEER_FD to this process for its
+    // the protocol hands descriptor INFLIGHT_ECHO_FD to this process for its
     // sole use, and it was just checked to be an open socket.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut buf = vec![0u8; 65536];
@@ -65,13 +65,13 @@ fn serve(brk: Option<Break>) -> std::io::Result<i32> {
             Err(e) => {
                 match e.kind() {
                     ErrorKind::ControlBufferFull | ErrorKind::ReceiverLimit => {
-                        eprintln!("inflight echo peer ({kind}): MSG_CTRUNC: {e}");
+                        eprintln!("inflight-audit echo ({kind}): MSG_CTRUNC: {e}");
                     }
                     ErrorKind::PayloadTruncated => {
-                        eprintln!("inflight echo peer ({kind}): MSG_TRUNC: {e}");
+                        eprintln!("inflight-audit echo ({kind}): MSG_TRUNC: {e}");
                     }
                     _ => {
-                        eprintln!("inflight echo peer ({kind}): recvmsg: {e}");
+                        eprintln!("inflight-audit echo ({kind}): recvmsg: {e}");
                         return Ok(1);
                     }
                 }
