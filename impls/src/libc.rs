@@ -123,44 +123,61 @@ impl Implementation for RawLibc {
                 return Err(e);
             }
         };
-        let mut fds = Vec::new();
-        if capacity > 0 {
-            // SAFETY: after a successful recvmsg, msg_control/msg_controllen
-            // describe the control bytes the kernel wrote; CMSG_FIRSTHDR and
-            // CMSG_NXTHDR only return headers lying wholly inside them (or
-            // null).
-            let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-            while !cmsg.is_null() {
-                // SAFETY: `cmsg` is a non-null header inside the
-                // kernel-written part of the aligned buffer.
-                let (level, kind, len) =
-                    unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type, (*cmsg).cmsg_len) };
-                if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
-                    // SAFETY: pure arithmetic.
-                    let header = unsafe { libc::CMSG_LEN(0) } as usize;
-                    #[allow(clippy::unnecessary_cast)] // cmsg_len is not usize everywhere
-                    let n = (len as usize).saturating_sub(header) / size_of::<RawFd>();
-                    // SAFETY: the kernel wrote `n` descriptor numbers after
-                    // the header (cmsg_len covers them, within the buffer);
-                    // read unaligned as the C idiom requires. Each is a new
-                    // descriptor installed in this process by this recvmsg,
-                    // owned by nobody else: adopting it is sound.
-                    unsafe {
-                        let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-                        for i in 0..n {
-                            let raw = std::ptr::read_unaligned(data.add(i));
-                            fds.push(OwnedFd::from_raw_fd(raw));
-                        }
-                    }
-                }
-                // SAFETY: as for CMSG_FIRSTHDR above.
-                cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
-            }
-        }
+        let fds = if capacity > 0 {
+            // SAFETY: the recvmsg above succeeded with `msg`, whose control
+            // buffer is alive; nothing else adopts its descriptors.
+            unsafe { adopt_rights(&msg) }
+        } else {
+            Vec::new()
+        };
         Ok(Recv {
             bytes,
             fds,
             reported_truncation: Some(msg.msg_flags & libc::MSG_CTRUNC != 0),
         })
     }
+}
+
+/// Adopts the descriptors of every `SCM_RIGHTS` message in `msg`'s control
+/// data, walked with `CMSG_FIRSTHDR`/`CMSG_NXTHDR` as C does.
+///
+/// # Safety
+///
+/// `msg` must describe a `recvmsg` that just succeeded in this process, its
+/// control buffer (8-aligned) still alive, and no descriptor in it may be
+/// adopted elsewhere.
+unsafe fn adopt_rights(msg: &libc::msghdr) -> Vec<OwnedFd> {
+    let mut fds = Vec::new();
+    // SAFETY: after a successful recvmsg, msg_control/msg_controllen
+    // describe the control bytes the kernel wrote; CMSG_FIRSTHDR and
+    // CMSG_NXTHDR only return headers lying wholly inside them (or
+    // null).
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(msg) };
+    while !cmsg.is_null() {
+        // SAFETY: `cmsg` is a non-null header inside the
+        // kernel-written part of the aligned buffer.
+        let (level, kind, len) =
+            unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type, (*cmsg).cmsg_len) };
+        if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
+            // SAFETY: pure arithmetic.
+            let header = unsafe { libc::CMSG_LEN(0) } as usize;
+            #[allow(clippy::unnecessary_cast)] // cmsg_len is not usize everywhere
+            let n = (len as usize).saturating_sub(header) / size_of::<RawFd>();
+            // SAFETY: the kernel wrote `n` descriptor numbers after
+            // the header (cmsg_len covers them, within the buffer);
+            // read unaligned as the C idiom requires. Each is a new
+            // descriptor installed in this process by this recvmsg,
+            // owned by nobody else: adopting it is sound.
+            unsafe {
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for i in 0..n {
+                    let raw = std::ptr::read_unaligned(data.add(i));
+                    fds.push(OwnedFd::from_raw_fd(raw));
+                }
+            }
+        }
+        // SAFETY: as for CMSG_FIRSTHDR above.
+        cmsg = unsafe { libc::CMSG_NXTHDR(msg, cmsg) };
+    }
+    fds
 }

@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, ensure, Context as _};
+use anyhow::{anyhow, bail, ensure, Context as _};
 use inflight::inspect::FdSnapshot;
 use inflight::SocketKind;
 
@@ -32,43 +32,52 @@ pub(super) fn max_fds(k: SocketKind, split: &[usize]) -> CaseResult {
         ensure!(n == 1, "sendmsg returned {n}");
         // queue_state consumed the message: send again and look closely.
         sys::sendmsg(a.as_fd(), b"m", &control, libc::MSG_DONTWAIT).context("second sendmsg")?;
-        let (_, r) = recv(&b, 16, Some(BIG), 0).context("recvmsg")?;
-        ensure!(
-            r.fds.len() == total && !r.ctrunc(),
-            "{how}: received {} descriptors, MSG_CTRUNC {} ({after} before)",
-            r.fds.len(),
-            r.ctrunc()
-        );
-        let rights = r
-            .order
-            .iter()
-            .filter(|o| **o == (libc::SOL_SOCKET, libc::SCM_RIGHTS))
-            .count();
-        Ok(Outcome::pass(format!(
-            "{how}: accepted, all {total} installed, no MSG_CTRUNC, delivered as {rights} SCM_RIGHTS message(s)"
-        )))
+        all_installed(&b, total, &how, &after)
     } else {
-        match sent {
-            Ok(n) => Err(anyhow!(
-                "{how}: sendmsg accepted it ({n} bytes; then {after})"
-            )),
-            Err(e) => {
-                ensure!(
-                    after == "nothing queued",
-                    "{how}: refused with {} but then {after}",
-                    errno_name(&e)
-                );
-                ensure!(
-                    e.raw_os_error() == Some(libc::EINVAL),
-                    "{how}: refused with {} (Linux says EINVAL); nothing queued",
-                    errno_name(&e)
-                );
-                Ok(Outcome::pass(format!(
-                    "{how}: sendmsg refused with EINVAL, nothing queued"
-                )))
-            }
-        }
+        refused(sent, &how, &after)
     }
+}
+
+/// A send of at most `SCM_MAX_FD` descriptors was accepted: all `total`
+/// arrive, without `MSG_CTRUNC`.
+fn all_installed(b: &OwnedFd, total: usize, how: &str, after: &str) -> CaseResult {
+    let (_, r) = recv(b, 16, Some(BIG), 0).context("recvmsg")?;
+    ensure!(
+        r.fds.len() == total && !r.ctrunc(),
+        "{how}: received {} descriptors, MSG_CTRUNC {} ({after} before)",
+        r.fds.len(),
+        r.ctrunc()
+    );
+    let rights = r
+        .order
+        .iter()
+        .filter(|o| **o == (libc::SOL_SOCKET, libc::SCM_RIGHTS))
+        .count();
+    Ok(Outcome::pass(format!(
+        "{how}: accepted, all {total} installed, no MSG_CTRUNC, delivered as {rights} SCM_RIGHTS message(s)"
+    )))
+}
+
+/// A send of more than `SCM_MAX_FD` descriptors must fail with `EINVAL`
+/// and queue nothing.
+fn refused(sent: std::io::Result<usize>, how: &str, after: &str) -> CaseResult {
+    let e = match sent {
+        Ok(n) => bail!("{how}: sendmsg accepted it ({n} bytes; then {after})"),
+        Err(e) => e,
+    };
+    ensure!(
+        after == "nothing queued",
+        "{how}: refused with {} but then {after}",
+        errno_name(&e)
+    );
+    ensure!(
+        e.raw_os_error() == Some(libc::EINVAL),
+        "{how}: refused with {} (Linux says EINVAL); nothing queued",
+        errno_name(&e)
+    );
+    Ok(Outcome::pass(format!(
+        "{how}: sendmsg refused with EINVAL, nothing queued"
+    )))
 }
 
 pub(super) fn bad_descriptor(k: SocketKind) -> CaseResult {

@@ -48,8 +48,8 @@ pub(super) fn msg_peek(k: SocketKind) -> CaseResult {
 /// descriptors: Linux's `unix_stream_read_generic` walks on in 0-byte steps
 /// and duplicates that write's descriptors into the peek, although none of
 /// its bytes were copied; a plain read of the same size gets none. Reported
-/// either way (a peer that peeks to size a buffer must expect it); a failure
-/// is only a plain read that crosses the boundary, or a wrong file.
+/// either way (a receiver that peeks to size a buffer must expect it); a
+/// failure is only a plain read that crosses the boundary, or a wrong file.
 pub(super) fn peek_lookahead_stream() -> CaseResult {
     let fx = FdKind::File.open().context("file")?;
     let (a, b) = pair(SocketKind::Stream)?;

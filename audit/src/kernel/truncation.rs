@@ -29,48 +29,7 @@ pub(super) fn ctrunc_arithmetic(k: SocketKind, n: usize, s: &Settings) -> CaseRe
     let mut steps = Vec::new();
     let mut last = usize::MAX;
     for len in 0..=top {
-        let pipes: Vec<(OwnedFd, OwnedFd)> = (0..n)
-            .map(|_| sys::pipe())
-            .collect::<Result<_, _>>()
-            .context("pipe")?;
-        let (a, b) = pair(k)?;
-        let writers: Vec<RawFd> = pipes.iter().map(|p| p.1.as_raw_fd()).collect();
-        send(&a, b"t", &writers).context("sendmsg")?;
-        let readers: Vec<OwnedFd> = pipes.into_iter().map(|(r, _w)| r).collect();
-        let (bytes, r) = recv(&b, 16, Some(len), 0).context("recvmsg")?;
-        let (want, want_trunc, want_len) = predicted(n, len);
-        ensure!(
-            (r.fds.len(), r.ctrunc(), r.controllen) == (want, want_trunc, want_len),
-            "control buffer of {len} bytes: got {} descriptor(s), MSG_CTRUNC {}, msg_controllen {}; expected {want}, {want_trunc}, {want_len}",
-            r.fds.len(),
-            r.ctrunc(),
-            r.controllen
-        );
-        ensure!(
-            bytes == b"t",
-            "payload {bytes:?} with a {len}-byte control buffer"
-        );
-        for (i, got) in r.fds.iter().enumerate() {
-            let (x, y) = (
-                file_id(got.as_fd()).context("fstat")?,
-                file_id(readers[i].as_fd()).context("fstat")?,
-            );
-            ensure!(
-                x.ino == y.ino,
-                "buffer {len}: descriptor #{i} is not pipe #{i}'s write end ({x} vs {y})"
-            );
-        }
-        // The discarded descriptors must have been released by the kernel.
-        for (i, rd) in readers.iter().enumerate().skip(want) {
-            ensure!(
-                hung_up(rd, s.timeout.min(Duration::from_secs(2))),
-                "buffer {len}: pipe #{i}'s write end was discarded but not released (no EOF on its read end)"
-            );
-        }
-        ensure!(
-            queue_state(&b) == "nothing queued" || k == SocketKind::Stream,
-            "buffer {len}: message still queued"
-        );
+        let want = one_buffer(k, n, len, s)?;
         if want != last {
             steps.push(format!("{len}→{want}"));
             last = want;
@@ -81,6 +40,55 @@ pub(super) fn ctrunc_arithmetic(k: SocketKind, n: usize, s: &Settings) -> CaseRe
         top + 1,
         steps.join(" ")
     )))
+}
+
+/// `n` pipe write ends into a control buffer of `len` bytes: what arrives
+/// is what [`predicted`] says, in order, and the discarded ones are
+/// released. Returns the count installed.
+fn one_buffer(k: SocketKind, n: usize, len: usize, s: &Settings) -> anyhow::Result<usize> {
+    let pipes: Vec<(OwnedFd, OwnedFd)> = (0..n)
+        .map(|_| sys::pipe())
+        .collect::<Result<_, _>>()
+        .context("pipe")?;
+    let (a, b) = pair(k)?;
+    let writers: Vec<RawFd> = pipes.iter().map(|p| p.1.as_raw_fd()).collect();
+    send(&a, b"t", &writers).context("sendmsg")?;
+    let readers: Vec<OwnedFd> = pipes.into_iter().map(|(r, _w)| r).collect();
+    let (bytes, r) = recv(&b, 16, Some(len), 0).context("recvmsg")?;
+    let (want, want_trunc, want_len) = predicted(n, len);
+    ensure!(
+        (r.fds.len(), r.ctrunc(), r.controllen) == (want, want_trunc, want_len),
+        "control buffer of {len} bytes: got {} descriptor(s), MSG_CTRUNC {}, msg_controllen {}; expected {want}, {want_trunc}, {want_len}",
+        r.fds.len(),
+        r.ctrunc(),
+        r.controllen
+    );
+    ensure!(
+        bytes == b"t",
+        "payload {bytes:?} with a {len}-byte control buffer"
+    );
+    for (i, got) in r.fds.iter().enumerate() {
+        let (x, y) = (
+            file_id(got.as_fd()).context("fstat")?,
+            file_id(readers[i].as_fd()).context("fstat")?,
+        );
+        ensure!(
+            x.ino == y.ino,
+            "buffer {len}: descriptor #{i} is not pipe #{i}'s write end ({x} vs {y})"
+        );
+    }
+    // The discarded descriptors must have been released by the kernel.
+    for (i, rd) in readers.iter().enumerate().skip(want) {
+        ensure!(
+            hung_up(rd, s.timeout.min(Duration::from_secs(2))),
+            "buffer {len}: pipe #{i}'s write end was discarded but not released (no EOF on its read end)"
+        );
+    }
+    ensure!(
+        queue_state(&b) == "nothing queued" || k == SocketKind::Stream,
+        "buffer {len}: message still queued"
+    );
+    Ok(want)
 }
 
 pub(super) fn no_control_buffer(k: SocketKind, s: &Settings) -> CaseResult {
