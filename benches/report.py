@@ -159,7 +159,7 @@ def main():
                "(per message of M for batches; passfd needs k system-level messages for one), "
                "*ns/fd* per descriptor, *x libc* the time relative to raw "
                "`sendmsg`/`recvmsg` in the same group.")
-    out.append("* Every adapter returns a `Vec<OwnedFd>` (the shared trait's type), so the "
+    out.append("* Every implementation returns a `Vec<OwnedFd>` (the shared trait's type), so the "
                "single-message rows all pay the same one allocation per receive; "
                "`inflight-batch` uses the batch API directly and does not.\n")
 

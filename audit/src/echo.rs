@@ -1,4 +1,4 @@
-//! inflight's own echo peer (see `PROTOCOL.md`), and deliberately broken
+//! inflight's own echo program (see `PROTOCOL.md`), and deliberately broken
 //! variants of it that the auditor's tests must catch.
 
 use std::io::Write;
@@ -28,18 +28,19 @@ pub fn run(brk: Option<Break>) -> i32 {
     match serve(brk) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("inflight echo peer: {e}");
+            eprintln!("inflight-audit echo: {e}");
             1
         }
     }
 }
 
-fn serve(brk: Option<Break>) -> std::io::Result<i32> {
-    let fd: RawFd = std::env::var("INFLIGHT_PEER_FD")
+/// The socket the protocol hands over (`INFLIGHT_ECHO_FD`, default 3), once
+/// it is known to be an open socket; `None` (with a message) otherwise.
+fn socket_from_env() -> Option<OwnedFd> {
+    let fd: RawFd = std::env::var("INFLIGHT_ECHO_FD")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
-    let kind = std::env::var("INFLIGHT_PEER_TYPE").unwrap_or_else(|_| "?".into());
     // The descriptor must be an open socket before we take ownership of it.
     let probe = {
         // SAFETY: borrow_raw needs `fd` open for the borrow's lifetime; fcntl
@@ -49,58 +50,81 @@ fn serve(brk: Option<Break>) -> std::io::Result<i32> {
     };
     if let Err(e) = probe {
         eprintln!(
-            "inflight echo peer: descriptor {fd} (INFLIGHT_PEER_FD) is not a usable socket: {e}"
+            "inflight-audit echo: descriptor {fd} (INFLIGHT_ECHO_FD) is not a usable socket: {e}"
         );
-        return Ok(2);
+        return None;
     }
     // SAFETY: from_raw_fd needs an open descriptor owned by nobody else:
-    // the protocol hands descriptor INFLIGHT_PEER_FD to this process for its
+    // the protocol hands descriptor INFLIGHT_ECHO_FD to this process for its
     // sole use, and it was just checked to be an open socket.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The exit status for a receive that failed: 3 for truncation (the
+/// protocol's answer), 1 for anything else.
+fn receive_failed(kind: &str, e: &inflight::Error) -> i32 {
+    match e.kind() {
+        ErrorKind::ControlBufferFull | ErrorKind::ReceiverLimit => {
+            eprintln!("inflight-audit echo ({kind}): MSG_CTRUNC: {e}");
+            3
+        }
+        ErrorKind::PayloadTruncated => {
+            eprintln!("inflight-audit echo ({kind}): MSG_TRUNC: {e}");
+            3
+        }
+        _ => {
+            eprintln!("inflight-audit echo ({kind}): recvmsg: {e}");
+            1
+        }
+    }
+}
+
+/// Applies a deliberate violation to a message about to be echoed: its
+/// descriptors and its payload length.
+fn misbehave(brk: Option<Break>, fds: Vec<OwnedFd>, len: usize) -> (Vec<OwnedFd>, usize) {
+    let mut fds = fds;
+    let mut len = len;
+    match brk {
+        Some(Break::Reopen) => fds = fds.into_iter().map(reopen).collect(),
+        Some(Break::Reverse) => fds.reverse(),
+        Some(Break::Drop) => {
+            fds.pop();
+        }
+        Some(Break::Truncate) if len > 1 => len -= 1,
+        _ => {}
+    }
+    (fds, len)
+}
+
+/// Sends `payload` and `fds` back: the descriptors with the first write
+/// (a stream socket may take a large payload in several).
+fn echo(sock: &OwnedFd, payload: &[u8], fds: &[OwnedFd]) -> std::io::Result<()> {
+    let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
+    let mut sent = inflight::send_fds(sock, payload, &borrowed)?;
+    while sent < payload.len() {
+        sent += inflight::send_fds(sock, &payload[sent..], &[])?;
+    }
+    Ok(())
+}
+
+fn serve(brk: Option<Break>) -> std::io::Result<i32> {
+    let kind = std::env::var("INFLIGHT_ECHO_TYPE").unwrap_or_else(|_| "?".into());
+    let Some(sock) = socket_from_env() else {
+        return Ok(2);
+    };
     let mut buf = vec![0u8; 65536];
     let mut leaked: Vec<OwnedFd> = Vec::new();
     loop {
         let got = match inflight::recv_fds_vec(&sock, &mut buf, inflight::SCM_MAX_FD) {
             Ok(got) => got,
-            Err(e) => {
-                match e.kind() {
-                    ErrorKind::ControlBufferFull | ErrorKind::ReceiverLimit => {
-                        eprintln!("inflight echo peer ({kind}): MSG_CTRUNC: {e}");
-                    }
-                    ErrorKind::PayloadTruncated => {
-                        eprintln!("inflight echo peer ({kind}): MSG_TRUNC: {e}");
-                    }
-                    _ => {
-                        eprintln!("inflight echo peer ({kind}): recvmsg: {e}");
-                        return Ok(1);
-                    }
-                }
-                return Ok(3);
-            }
+            Err(e) => return Ok(receive_failed(&kind, &e)),
         };
         if got.bytes == 0 && got.fds.is_empty() {
             let _ = std::io::stdout().flush();
             return Ok(0);
         }
-        let mut fds = got.fds;
-        let mut len = got.bytes;
-        match brk {
-            Some(Break::Reopen) => fds = fds.into_iter().map(reopen).collect(),
-            Some(Break::Reverse) => fds.reverse(),
-            Some(Break::Drop) => {
-                fds.pop();
-            }
-            Some(Break::Truncate) if len > 1 => len -= 1,
-            _ => {}
-        }
-        let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
-        let mut sent = inflight::send_fds(&sock, &buf[..len], &borrowed)?;
-        // Stream sockets may take a large payload in several writes; the
-        // descriptors went with the first.
-        while sent < len {
-            sent += inflight::send_fds(&sock, &buf[sent..len], &[])?;
-        }
-        drop(borrowed);
+        let (mut fds, len) = misbehave(brk, got.fds, got.bytes);
+        echo(&sock, &buf[..len], &fds)?;
         if brk == Some(Break::Leak) {
             leaked.append(&mut fds);
         }

@@ -4,13 +4,13 @@
 //! * `kernel`: what the running kernel really does (pass / fail / skipped
 //!   with the reason, each with its evidence);
 //! * `crates`: the same questions asked of every compiled-in implementation
-//!   (inflight and the peer crates), as a matrix;
-//! * `peer -- CMD [ARGS...]`: any external program, through the echo
+//!   (inflight and the other fd-passing crates), as a matrix;
+//! * `program -- CMD [ARGS...]`: any external program, through the echo
 //!   protocol of `PROTOCOL.md`;
-//! * `echo`: inflight's own echo peer.
+//! * `echo`: inflight's own echo program.
 //!
 //! Without a subcommand: the kernel battery plus a self-audit of the echo
-//! peer.
+//! program.
 
 #![deny(
     unsafe_op_in_unsafe_fn,
@@ -19,235 +19,168 @@
 )]
 
 mod child;
+mod cli;
+mod compare;
 mod crates;
 mod echo;
+mod expect;
 mod kernel;
 mod output;
-mod peer;
+mod program;
 mod runner;
+mod select;
 mod sys;
 
-use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use anyhow::{ensure, Context as _};
+use clap::Parser;
 use inflight::SocketKind;
 
-use crate::output::{Format, Meta};
-use crate::runner::{Case, Expectations, Settings, Status};
-
-/// Audits SCM_RIGHTS descriptor passing: the kernel, the Rust crates, and
-/// any program that speaks the echo protocol (see audit/PROTOCOL.md).
-///
-/// Without a subcommand: the kernel battery plus a self-audit of inflight's
-/// echo peer.
-#[derive(Parser, Debug)]
-#[command(name = "inflight-audit", version)]
-struct Cli {
-    #[command(flatten)]
-    common: Common,
-    #[command(subcommand)]
-    command: Option<Cmd>,
-}
-
-#[derive(Args, Debug, Clone)]
-struct Common {
-    /// Run only cases whose name matches GLOB (`*`, `?`; a plain prefix
-    /// like `kernel/scm-max-fd` selects everything under it). Repeatable.
-    #[arg(long = "case", value_name = "GLOB", global = true)]
-    cases: Vec<String>,
-    /// List the selected cases and exit.
-    #[arg(long, global = true)]
-    list: bool,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
-    format: Format,
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, value_name = "FILE", global = true)]
-    output: Option<std::path::PathBuf>,
-    /// Seconds one exchange or wait may take before the case fails.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, global = true)]
-    timeout: f64,
-    /// A file of known findings (case name, optionally a tab and a text the
-    /// failure must mention): those fail as KNOWN without failing the run,
-    /// and one that passes fails the run (the file is out of date).
-    #[arg(long, value_name = "FILE", global = true)]
-    expect: Option<String>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// The running kernel's SCM_RIGHTS semantics.
-    Kernel,
-    /// The applicable cases through every compiled-in implementation.
-    Crates,
-    /// Audit an external program through the echo protocol.
-    Peer {
-        /// Socket kinds to audit (comma separated).
-        #[arg(long, value_delimiter = ',', default_value = "stream,seqpacket,dgram")]
-        kind: Vec<String>,
-        /// The peer command and its arguments (after `--`).
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-        command: Vec<OsString>,
-    },
-    /// inflight's own echo peer (speaks the protocol on INFLIGHT_PEER_FD).
-    Echo {
-        /// Misbehave on purpose (for the auditor's own tests).
-        #[arg(long = "break", value_enum, hide = true)]
-        brk: Option<echo::Break>,
-    },
-    /// Internal helpers run in a child process.
-    #[command(name = "__child", hide = true)]
-    Child {
-        /// What to do.
-        what: String,
-        /// Its arguments.
-        args: Vec<String>,
-    },
-}
+use crate::cli::{Cli, Cmd};
+use crate::expect::Expectations;
+use crate::output::Meta;
+use crate::program::ProgramCmd;
+use crate::runner::{Case, CaseReport, Settings, Status, Totals};
+use crate::select::Selection;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let common = cli.common;
-    let mut kinds = SocketKind::ALL.to_vec();
-    let (command, subject, cases): (&str, String, Vec<Case>) = match cli.command {
+    match cli.command {
         Some(Cmd::Echo { brk }) => return ExitCode::from(echo::run(brk) as u8),
         Some(Cmd::Child { what, args }) => return ExitCode::from(child::run(&what, &args) as u8),
-        Some(Cmd::Kernel) => (
-            "kernel",
-            "kernel SCM_RIGHTS semantics".into(),
-            kernel::cases(),
-        ),
-        Some(Cmd::Crates) => {
-            let names: Vec<&str> = inflight_peers::adapters::all()
-                .iter()
-                .map(|a| a.name())
-                .collect();
-            (
-                "crates",
-                format!("implementations: {}", names.join(", ")),
-                crates::cases(),
-            )
+        _ => {}
+    }
+    match audit(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("inflight-audit: {e:#}");
+            ExitCode::from(2)
         }
-        Some(Cmd::Peer { kind, command }) => {
-            kinds.clear();
-            for k in kind {
-                match k.parse::<SocketKind>() {
-                    Ok(k) => kinds.push(k),
-                    Err(e) => {
-                        eprintln!("inflight-audit: --kind: {e}");
-                        return ExitCode::from(2);
-                    }
-                }
+    }
+}
+
+/// What a run audits.
+struct Plan {
+    /// The subcommand (`kernel`, `crates`, `program`, `default`).
+    command: &'static str,
+    /// What is audited, in words.
+    subject: String,
+    /// Every case of the subcommand.
+    cases: Vec<Case>,
+}
+
+/// The socket kinds named by `--kind`.
+fn kinds(names: &[String]) -> anyhow::Result<Vec<SocketKind>> {
+    names
+        .iter()
+        .map(|k| k.parse::<SocketKind>().context("--kind"))
+        .collect()
+}
+
+/// The plan of a subcommand (`None`: the default run).
+fn plan(command: Option<Cmd>) -> anyhow::Result<Plan> {
+    Ok(match command {
+        Some(Cmd::Kernel) => Plan {
+            command: "kernel",
+            subject: "kernel SCM_RIGHTS semantics".into(),
+            cases: kernel::cases(),
+        },
+        Some(Cmd::Crates) => {
+            let names: Vec<&str> = inflight_impls::all().iter().map(|a| a.name()).collect();
+            Plan {
+                command: "crates",
+                subject: format!("implementations: {}", names.join(", ")),
+                cases: crates::cases(),
             }
-            let cmd = peer::PeerCmd {
+        }
+        Some(Cmd::Program { kind, command }) => {
+            let cmd = ProgramCmd {
                 program: command[0].clone(),
                 args: command[1..].to_vec(),
             };
-            (
-                "peer",
-                format!("peer `{}`", cmd.display()),
-                peer::cases(&cmd, &kinds),
-            )
+            Plan {
+                command: "program",
+                subject: format!("program `{}`", cmd.display()),
+                cases: program::cases(&cmd, &kinds(&kind)?),
+            }
         }
+        Some(Cmd::Echo { .. } | Cmd::Child { .. }) => unreachable!("handled in main"),
         None => {
-            let exe = match std::env::current_exe() {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("inflight-audit: cannot find its own executable: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let cmd = peer::PeerCmd {
+            let exe = std::env::current_exe().context("cannot find its own executable")?;
+            let cmd = ProgramCmd {
                 program: exe.into_os_string(),
                 args: vec!["echo".into()],
             };
             let mut cases = kernel::cases();
-            cases.extend(peer::cases(&cmd, &kinds));
-            (
-                "default",
-                "kernel battery and self-audit of `inflight-audit echo`".into(),
+            cases.extend(program::cases(&cmd, &SocketKind::ALL));
+            Plan {
+                command: "default",
+                subject: "kernel battery and self-audit of `inflight-audit echo`".into(),
                 cases,
-            )
+            }
         }
-    };
-    let cases: Vec<Case> = cases
+    })
+}
+
+/// Runs the selected cases and reports them. Exit status 1 when a case
+/// failed; an error is a usage error (exit status 2).
+fn audit(cli: Cli) -> anyhow::Result<ExitCode> {
+    let common = cli.common;
+    let selection = Selection::new(&common.cases)?;
+    let plan = plan(cli.command)?;
+    let cases: Vec<Case> = plan
+        .cases
         .into_iter()
-        .filter(|c| runner::selected(&common.cases, &c.name))
+        .filter(|c| selection.selects(&c.name))
         .collect();
     if common.list {
         for c in &cases {
             println!("{}", c.name);
         }
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
-    if cases.is_empty() {
-        eprintln!("inflight-audit: no case matches {:?}", common.cases);
-        return ExitCode::from(2);
-    }
+    ensure!(!cases.is_empty(), "no case matches {:?}", common.cases);
     let expect = match &common.expect {
-        Some(path) => match runner::read_expectations(path) {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("inflight-audit: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => Expectations::new(),
+        Some(path) => Expectations::read(path)?,
+        None => Expectations::default(),
     };
-    if !(common.timeout > 0.0 && common.timeout.is_finite()) {
-        eprintln!("inflight-audit: --timeout must be a positive number of seconds");
-        return ExitCode::from(2);
-    }
-    sys::raise_nofile_limit();
     let settings = Settings {
-        timeout: Duration::from_secs_f64(common.timeout),
+        timeout: common.timeout()?,
     };
+    sys::raise_nofile_limit();
     let reports = runner::run(cases, &settings, &expect);
-    let to_terminal = common.output.is_none() && std::io::stdout().is_terminal();
-    let colour = to_terminal && std::env::var_os("NO_COLOR").is_none();
-    let meta = Meta { command, subject };
-    let text = output::render(common.format, &meta, &reports, colour);
-    match &common.output {
-        Some(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            if let Err(e) = std::fs::write(path, &text) {
-                eprintln!("inflight-audit: writing {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-            // A one-line summary where the report went elsewhere.
-            let failed: Vec<&str> = reports
-                .iter()
-                .filter(|r| r.status == Status::Fail)
-                .map(|r| r.name.as_str())
-                .collect();
-            let s = runner::summary(&reports);
-            eprintln!(
-                "inflight-audit {command}: {} cases, {} passed, {} failed, {} skipped, {} known; report in {}",
-                reports.len(),
-                s.get(&Status::Pass).unwrap_or(&0),
-                failed.len(),
-                s.get(&Status::Skip).unwrap_or(&0),
-                s.get(&Status::Known).unwrap_or(&0),
-                path.display()
-            );
-            for r in reports.iter().filter(|r| r.status == Status::Fail) {
-                eprintln!("  FAIL {}: {}", r.name, r.detail);
-            }
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
-        }
+    let meta = Meta {
+        command: plan.command,
+        subject: plan.subject,
+    };
+    let text = output::render(common.format, &meta, &reports)?;
+    output::write(common.format, &text, common.output.as_deref())?;
+    if let Some(path) = &common.output {
+        summarise(plan.command, &reports, path);
     }
-    if reports.iter().any(|r| r.status == Status::Fail) {
+    let failed = reports.iter().any(|r| r.status == Status::Fail);
+    Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// A short summary on standard error where the report went to a file.
+fn summarise(command: &str, reports: &[CaseReport], path: &Path) {
+    let t = Totals::of(reports);
+    eprintln!(
+        "inflight-audit {command}: {} cases, {} passed, {} failed, {} skipped, {} known; report in {}",
+        reports.len(),
+        t.pass,
+        t.fail,
+        t.skipped,
+        t.known,
+        path.display()
+    );
+    for r in reports.iter().filter(|r| r.status == Status::Fail) {
+        eprintln!("  FAIL {}: {}", r.name, r.detail);
     }
 }

@@ -102,13 +102,21 @@ pub fn sendmsg(
         msg.msg_control = aligned.as_mut_ptr().cast();
         msg.msg_controllen = control.len() as _;
     }
-    loop {
+    retry_eintr(|| {
         // SAFETY: sendmsg(2) needs a valid socket descriptor (borrowed for
         // the call) and a msghdr whose iov points to `payload.len()` readable
         // bytes and whose control points to `msg_controllen` readable bytes:
         // both buffers are alive for the duration of the call and the kernel
         // only reads them.
-        let r = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags | libc::MSG_NOSIGNAL) };
+        unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags | libc::MSG_NOSIGNAL) }
+    })
+}
+
+/// Calls `call` (a system call returning a count or -1 with `errno`) until
+/// it is not interrupted by a signal.
+fn retry_eintr(mut call: impl FnMut() -> isize) -> io::Result<usize> {
+    loop {
+        let r = call();
         if r >= 0 {
             return Ok(r as usize);
         }
@@ -146,20 +154,13 @@ pub fn recvmsg(
         msg.msg_control = space.as_mut_ptr().cast();
         msg.msg_controllen = cap as _;
     }
-    let r = loop {
+    let r = retry_eintr(|| {
         // SAFETY: recvmsg(2) needs a valid socket (borrowed for the call), an
         // iov of `buf.len()` writable bytes and a control buffer of
         // `msg_controllen` writable, 8-aligned bytes (or NULL with length 0);
         // all stay alive and unaliased for the duration of the call.
-        let r = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, flags) };
-        if r >= 0 {
-            break r as usize;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
+        unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, flags) }
+    })?;
     let controllen = if control_len.is_some() {
         msg.msg_controllen as usize
     } else {
@@ -178,28 +179,42 @@ pub fn recvmsg(
         pidfd: None,
         order: Vec::new(),
     };
-    for cmsg in codec::decode(control) {
-        let Ok(cmsg) = cmsg else { break };
-        out.order.push((cmsg.level, cmsg.kind));
-        match cmsg.parse() {
-            Message::Rights(rights) => {
-                // SAFETY: `control` was filled by the successful recvmsg
-                // above in this process; each number is a descriptor the
-                // kernel installed for this call, and this loop claims each
-                // message once.
-                out.fds
-                    .extend(rights.iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+    // SAFETY: `control` was filled by the successful recvmsg above in this
+    // process, and is claimed here once.
+    unsafe { out.claim(control) };
+    Ok(out)
+}
+
+impl RawRecv {
+    /// Walks `control`, recording the order of the control messages and
+    /// taking ownership of every descriptor they carry.
+    ///
+    /// # Safety
+    ///
+    /// `control` must be the control data of a `recvmsg` that just
+    /// succeeded in this process, and must not be claimed again: each number
+    /// in it is a descriptor the kernel installed for that call.
+    unsafe fn claim(&mut self, control: &[u8]) {
+        for cmsg in codec::decode(control) {
+            let Ok(cmsg) = cmsg else { break };
+            self.order.push((cmsg.level, cmsg.kind));
+            match cmsg.parse() {
+                Message::Rights(rights) => {
+                    // SAFETY: the function's contract: descriptors the
+                    // kernel installed for the call, claimed once.
+                    self.fds
+                        .extend(rights.iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                }
+                Message::Credentials(c) => self.creds = Some(c),
+                Message::PidFd(fd) => {
+                    // SAFETY: as above: a pidfd the kernel installed for
+                    // the call, claimed once.
+                    self.pidfd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+                }
+                _ => {}
             }
-            Message::Credentials(c) => out.creds = Some(c),
-            Message::PidFd(fd) => {
-                // SAFETY: as above: a pidfd the kernel installed for this
-                // call, claimed once.
-                out.pidfd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
-            }
-            _ => {}
         }
     }
-    Ok(out)
 }
 
 /// Waits until `fd` is readable (or hung up). Returns the `revents`, 0 on
@@ -297,7 +312,6 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    use std::os::fd::FromRawFd;
     // SAFETY: pipe2 succeeded, so both numbers are new open descriptors that
     // nothing else owns (from_raw_fd's precondition).
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })

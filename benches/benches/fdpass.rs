@@ -1,5 +1,5 @@
-//! inflight against raw libc and the peer crates, behind one trait
-//! (`inflight_peers::FdPasser`), plus inflight's batch API.
+//! inflight against raw libc and the other fd-passing crates, behind one trait
+//! (`inflight_impls::Implementation`), plus inflight's batch API.
 //!
 //! One iteration moves `k` descriptors from one end of a socket pair to the
 //! other and closes what arrived; `Throughput::Elements` is descriptors per
@@ -20,7 +20,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use inflight::batch::{Message, RecvBatch, SendBatch};
 use inflight::SocketKind;
-use inflight_peers::{adapters, FdPasser};
+use inflight_impls::Implementation;
 
 /// `k` descriptors to send: `/dev/null` opened `k` times.
 fn sources(k: usize) -> Vec<std::fs::File> {
@@ -36,7 +36,7 @@ fn borrowed(files: &[std::fs::File]) -> Vec<BorrowedFd<'_>> {
 /// One round: send `fds` with `payload`, receive until all arrived, close
 /// them.
 fn round(
-    p: &mut dyn FdPasser,
+    p: &mut dyn Implementation,
     tx: BorrowedFd<'_>,
     rx: BorrowedFd<'_>,
     payload: &[u8],
@@ -66,7 +66,7 @@ fn fds_per_message(c: &mut Criterion) {
         let fds = borrowed(&files);
         let mut g = c.benchmark_group(format!("fds_per_message/k={k}"));
         g.throughput(Throughput::Elements(k as u64));
-        for mut p in adapters::all() {
+        for mut p in inflight_impls::all() {
             let (tx, rx) = inflight::socketpair(SocketKind::Stream).unwrap();
             let mut buf = [0u8; 64];
             g.bench_function(BenchmarkId::new(p.name(), k), |b| {
@@ -85,7 +85,7 @@ fn socket_kind(c: &mut Criterion) {
             let fds = borrowed(&files);
             let mut g = c.benchmark_group(format!("socket_kind/{}/k={k}", kind.name()));
             g.throughput(Throughput::Elements(k as u64));
-            for mut p in adapters::all() {
+            for mut p in inflight_impls::all() {
                 let (tx, rx) = inflight::socketpair(kind).unwrap();
                 let mut buf = [0u8; 64];
                 g.bench_function(BenchmarkId::new(p.name(), k), |b| {
@@ -108,7 +108,7 @@ fn payload_size(c: &mut Criterion) {
         let mut buf = vec![0u8; size];
         let mut g = c.benchmark_group(format!("payload/{label}"));
         g.throughput(Throughput::Elements(1));
-        for mut p in adapters::all() {
+        for mut p in inflight_impls::all() {
             if p.max_fds_per_message() == 1 {
                 continue;
             }
@@ -176,7 +176,7 @@ fn batch_group<const M: usize, const K: usize>(c: &mut Criterion) {
     }
     // The same M messages one system call each: queue M, then drain M.
     for name in ["libc", "inflight-array"] {
-        let mut p = adapters::by_name(name).expect("adapter");
+        let mut p = inflight_impls::by_name(name).expect("implementation");
         let (tx, rx) = inflight::socketpair(SocketKind::Stream).unwrap();
         let mut buf = [0u8; 8];
         g.bench_function(BenchmarkId::new(name, M), |b| {
@@ -204,17 +204,18 @@ fn batched(c: &mut Criterion) {
     batch_group::<32, 4>(c);
 }
 
-/// A child that echoes every descriptor back through the same adapter.
+/// A child that echoes every descriptor back through the same
+/// implementation.
 struct Echo {
     child: Child,
     sock: Option<OwnedFd>,
 }
 
 impl Echo {
-    fn spawn(adapter: &str, k: usize) -> Echo {
+    fn spawn(implementation: &str, k: usize) -> Echo {
         let (mine, theirs) = inflight::socketpair(SocketKind::Stream).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_inflight-bench-echo"))
-            .arg(adapter)
+            .arg(implementation)
             .arg(k.to_string())
             .stdin(Stdio::from(theirs))
             .spawn()
@@ -241,7 +242,7 @@ fn cross_process(c: &mut Criterion) {
         let fds = borrowed(&files);
         let mut g = c.benchmark_group(format!("cross_process/k={k}"));
         g.throughput(Throughput::Elements(k as u64));
-        for mut p in adapters::all() {
+        for mut p in inflight_impls::all() {
             let echo = Echo::spawn(p.name(), k);
             let sock = echo.sock.as_ref().expect("socket").as_fd();
             let mut buf = [0u8; 64];

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The conformance auditor (audit/): the kernel battery, the crates matrix
-# (peer-crate findings compared with audit/expected-crates.txt), the
-# self-audit of inflight's echo peer, and the example peers in C and Python.
+# (findings in the other fd-passing crates compared with
+# audit/expected-crates.txt), the self-audit of inflight's echo program, and
+# the example echo programs in C and Python.
 # JUnit reports are kept in target/audit/*.xml; any failing case fails CI.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,7 +23,7 @@ cargo build --release -p inflight-audit
 audit=target/release/inflight-audit
 out=target/audit
 mkdir -p "$out"
-cc -O2 -Wall -Wextra -Werror -o "$out/echo_peer_c" audit/peers/echo_peer.c
+cc -O2 -Wall -Wextra -Werror -o "$out/echo_c" audit/programs/echo.c
 
 status=0
 run() { # run NAME ARGS...: one audit, JUnit report in $out/NAME.xml
@@ -33,7 +34,7 @@ run() { # run NAME ARGS...: one audit, JUnit report in $out/NAME.xml
 }
 run kernel kernel
 run crates --expect audit/expected-crates.txt crates
-run self-echo peer -- "$audit" echo
-run peer-c peer -- "$out/echo_peer_c"
-run peer-python peer -- python3 audit/peers/echo_peer.py
+run self-echo program -- "$audit" echo
+run program-c program -- "$out/echo_c"
+run program-python program -- python3 audit/programs/echo.py
 exit $status

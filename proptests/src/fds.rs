@@ -4,14 +4,14 @@ use std::fmt;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use inflight_peers::{FdKind, Fixture};
+use inflight_impls::{FdKind, Fixture};
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use proptest::prelude::*;
 
 /// Where a descriptor of the pool comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// A fixture of `inflight-peers` (file, pipe end, socket, eventfd…).
+    /// A fixture of `inflight-impls` (file, pipe end, socket, eventfd…).
     Kind(FdKind),
     /// The sending socket itself.
     SenderSocket,

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""An echo peer for inflight-audit, in Python with the standard library only.
+"""An echo program for inflight-audit, in Python with the standard library only.
 
 Speaks the echo protocol of audit/PROTOCOL.md: the auditor hands over a
-connected Unix socket as descriptor INFLIGHT_PEER_FD (3); every message that
+connected Unix socket as descriptor INFLIGHT_ECHO_FD (3); every message that
 arrives is sent back in one sendmsg with the same bytes and the same
 descriptors, in order, and the received copies are closed.
 """
@@ -15,8 +15,8 @@ BUFSIZE = 65536
 
 
 def main():
-    fd = int(os.environ.get("INFLIGHT_PEER_FD", "3"))
-    kind = os.environ.get("INFLIGHT_PEER_TYPE", "?")
+    fd = int(os.environ.get("INFLIGHT_ECHO_FD", "3"))
+    kind = os.environ.get("INFLIGHT_ECHO_TYPE", "?")
     sock = socket.socket(fileno=fd)  # family and type are read from the descriptor
     while True:
         try:
@@ -24,10 +24,10 @@ def main():
         except InterruptedError:
             continue
         if flags & socket.MSG_CTRUNC:
-            print(f"echo_peer.py ({kind}): MSG_CTRUNC: descriptors were lost", file=sys.stderr)
+            print(f"echo.py ({kind}): MSG_CTRUNC: descriptors were lost", file=sys.stderr)
             return 3
         if flags & socket.MSG_TRUNC:
-            print(f"echo_peer.py ({kind}): MSG_TRUNC: payload longer than {BUFSIZE}", file=sys.stderr)
+            print(f"echo.py ({kind}): MSG_TRUNC: payload longer than {BUFSIZE}", file=sys.stderr)
             return 3
         if not data and not fds:
             return 0

@@ -1,14 +1,14 @@
 /*
- * An echo peer for inflight-audit in C with plain libc (see PROTOCOL.md).
+ * An echo program for inflight-audit in C with plain libc (see PROTOCOL.md).
  *
  * The auditor hands over a connected Unix socket as descriptor
- * INFLIGHT_PEER_FD (3). Every message that arrives is sent back in one
+ * INFLIGHT_ECHO_FD (3). Every message that arrives is sent back in one
  * sendmsg with the same bytes and the same descriptors, in order; then the
  * received copies are closed. A message of 0 bytes without descriptors (or
  * end of stream) ends the loop with status 0; MSG_CTRUNC or MSG_TRUNC ends
  * it with status 3.
  *
- * Build: cc -O2 -Wall -Wextra -o echo_peer echo_peer.c
+ * Build: cc -O2 -Wall -Wextra -o echo echo.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,7 +50,7 @@ static int echo(int sock, size_t len, const int *fds, size_t nfds)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            perror("echo_peer: sendmsg");
+            perror("echo: sendmsg");
             return -1;
         }
         off += (size_t)n;
@@ -60,8 +60,8 @@ static int echo(int sock, size_t len, const int *fds, size_t nfds)
 
 int main(void)
 {
-    const char *env = getenv("INFLIGHT_PEER_FD");
-    const char *kind = getenv("INFLIGHT_PEER_TYPE");
+    const char *env = getenv("INFLIGHT_ECHO_FD");
+    const char *kind = getenv("INFLIGHT_ECHO_TYPE");
     int sock = env ? atoi(env) : 3;
     if (!kind)
         kind = "?";
@@ -78,7 +78,7 @@ int main(void)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            perror("echo_peer: recvmsg");
+            perror("echo: recvmsg");
             return 1;
         }
         int fds[MAX_FDS];
@@ -91,7 +91,7 @@ int main(void)
                 memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
         }
         if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
-            fprintf(stderr, "echo_peer (%s): %s\n", kind,
+            fprintf(stderr, "echo (%s): %s\n", kind,
                     msg.msg_flags & MSG_CTRUNC ? "MSG_CTRUNC: descriptors were lost"
                                                : "MSG_TRUNC: payload too long");
             return 3;

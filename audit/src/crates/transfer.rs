@@ -1,0 +1,181 @@
+//! Transfer cases: descriptors go through the implementation and come back
+//! the same, in order, with their payload, up to `SCM_MAX_FD`, close-on-exec.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::time::Duration;
+
+use anyhow::{anyhow, ensure, Context as _};
+use inflight::inspect::{is_cloexec, same_file, FdSnapshot, Sameness};
+use inflight::SocketKind;
+use inflight_impls::{FdKind, Fixture};
+
+use super::{list, pair, passer, recv_all};
+use crate::compare::{compare, Identity, Sent};
+use crate::runner::{CaseResult, Outcome, Settings};
+use crate::sys;
+
+pub(super) fn roundtrip(i: usize, s: &Settings, kind: SocketKind) -> CaseResult {
+    let mut p = passer(i)?;
+    let fx = FdKind::File.open().context("file")?;
+    let (a, b) = pair(kind)?;
+    p.send(a.as_fd(), b"hello", &[fx.as_fd()]).context("send")?;
+    let (_, fds, _) = recv_all(p.as_mut(), &b, 1, s)?;
+    if let Identity::Unverifiable(why) = compare(&[Sent::of(&fx)], &fds)? {
+        return Ok(Outcome::skip(format!("identity unverifiable: {why}")));
+    }
+    Ok(Outcome::pass(format!(
+        "{kind}: the descriptor round-trips (kcmp)"
+    )))
+}
+
+pub(super) fn payload_kept(i: usize, s: &Settings) -> CaseResult {
+    let mut p = passer(i)?;
+    let fx = FdKind::File.open().context("file")?;
+    let (a, b) = pair(SocketKind::SeqPacket)?;
+    p.send(a.as_fd(), b"hello", &[fx.as_fd()]).context("send")?;
+    let (bytes, fds, _) = recv_all(p.as_mut(), &b, 1, s)?;
+    ensure!(
+        bytes == b"hello",
+        "payload lost: sent \"hello\" with the descriptor, the implementation returned {} byte(s) {:?}",
+        bytes.len(),
+        String::from_utf8_lossy(&bytes)
+    );
+    ensure!(fds.len() == 1, "{} descriptors", fds.len());
+    Ok(Outcome::pass(
+        "payload \"hello\" returned beside the descriptor",
+    ))
+}
+
+pub(super) fn several(i: usize, s: &Settings) -> CaseResult {
+    let mut p = passer(i)?;
+    let fx: Vec<Fixture> = [
+        FdKind::File,
+        FdKind::PipeRead,
+        FdKind::DevNull,
+        FdKind::MemFd,
+    ]
+    .iter()
+    .map(|k| k.open().context("fixture"))
+    .collect::<Result<_, _>>()?;
+    let fds: Vec<BorrowedFd<'_>> = fx.iter().map(|f| f.as_fd()).collect();
+    let (a, b) = pair(SocketKind::SeqPacket)?;
+    if let Err(e) = p.send(a.as_fd(), b"four", &fds) {
+        return Err(anyhow!("refused to send 4 descriptors in one call: {e}"));
+    }
+    let (_, got, messages) = recv_all(p.as_mut(), &b, 4, s)?;
+    let sent: Vec<Sent<'_>> = fx.iter().map(Sent::of).collect();
+    compare(&sent, &got)?;
+    ensure!(
+        messages == 1,
+        "4 descriptors needed {messages} messages: the API carries {} per message",
+        p.max_fds_per_message()
+    );
+    Ok(Outcome::pass(
+        "4 descriptors in one message, in order (kcmp)",
+    ))
+}
+
+pub(super) fn all_kinds(i: usize, s: &Settings) -> CaseResult {
+    let mut p = passer(i)?;
+    let fx: Vec<Fixture> = FdKind::ALL
+        .iter()
+        .map(|k| k.open().context("fixture"))
+        .collect::<Result<_, _>>()?;
+    let fds: Vec<BorrowedFd<'_>> = fx.iter().map(|f| f.as_fd()).collect();
+    let labels: Vec<&str> = fx.iter().map(|f| f.kind.name()).collect();
+    let (a, b) = pair(SocketKind::Stream)?;
+    p.send(a.as_fd(), b"kinds", &fds).context("send")?;
+    let (_, got, messages) = recv_all(p.as_mut(), &b, fds.len(), s)?;
+    let sent: Vec<Sent<'_>> = fx.iter().map(Sent::of).collect();
+    if let Identity::Unverifiable(why) = compare(&sent, &got)? {
+        return Ok(Outcome::skip(format!("identity unverifiable: {why}")));
+    }
+    Ok(Outcome::pass(format!(
+        "{} kinds ({}) round-trip in order, {messages} message(s)",
+        fds.len(),
+        labels.join(" ")
+    )))
+}
+
+pub(super) fn max_253(i: usize, s: &Settings) -> CaseResult {
+    let mut p = passer(i)?;
+    let null = FdKind::DevNull.open().context("/dev/null")?;
+    let fds = vec![null.as_fd(); inflight::SCM_MAX_FD];
+    let (a, b) = pair(SocketKind::SeqPacket)?;
+    p.send(a.as_fd(), b"m", &fds).context("send of 253")?;
+    let (_, got, messages) = recv_all(p.as_mut(), &b, fds.len(), s)?;
+    ensure!(got.len() == 253, "253 sent, {} received", got.len());
+    ensure!(
+        got.iter()
+            .all(|g| same_file(null.as_fd(), g.as_fd()) != Sameness::Different),
+        "a received descriptor is another file"
+    );
+    Ok(Outcome::pass(format!(
+        "253 descriptors sent and received ({messages} message(s))"
+    )))
+}
+
+pub(super) fn refuse_254(i: usize, s: &Settings) -> CaseResult {
+    let mut p = passer(i)?;
+    let null = FdKind::DevNull.open().context("/dev/null")?;
+    let fds = vec![null.as_fd(); 254];
+    let (a, b) = pair(SocketKind::SeqPacket)?;
+    let before = FdSnapshot::take().context("/proc/self/fd")?;
+    let sent = p.send(a.as_fd(), b"m", &fds);
+    let after = FdSnapshot::take().context("/proc/self/fd")?;
+    let leaked = after.leaked_since(&before);
+    ensure!(leaked.is_empty(), "send of 254 leaked {}", list(&leaked));
+    match sent {
+        Err(e) => {
+            let q = sys::poll_in(b.as_fd(), Duration::ZERO).context("poll")?;
+            ensure!(q == 0, "send of 254 failed ({e}) but something was queued");
+            Ok(Outcome::pass(format!(
+                "send of 254 refused: {e}; nothing queued"
+            )))
+        }
+        Ok(_) => {
+            // Accepted: it must then have split them; all must arrive.
+            let (_, got, messages) = recv_all(p.as_mut(), &b, 254, s)?;
+            ensure!(
+                got.len() == 254,
+                "send of 254 accepted, {} arrived",
+                got.len()
+            );
+            Ok(Outcome::pass(format!(
+                "send of 254 accepted and split: all arrived in {messages} messages"
+            )))
+        }
+    }
+}
+
+pub(super) fn cloexec(i: usize, s: &Settings) -> CaseResult {
+    let mut p = passer(i)?;
+    let fx = FdKind::DevNull.open().context("/dev/null")?;
+    let (a, b) = pair(SocketKind::Stream)?;
+    p.send(a.as_fd(), b"c", &[fx.as_fd()]).context("send")?;
+    let (_, got, _) = recv_all(p.as_mut(), &b, 1, s)?;
+    let g = &got[0];
+    let flag = is_cloexec(g.as_fd()).context("F_GETFD")?;
+    // Proof by exec: does a freshly exec'd child have the descriptor?
+    let exe = std::env::current_exe().context("current_exe")?;
+    let out = std::process::Command::new(exe)
+        .args(["__child", "fd-probe", &g.as_raw_fd().to_string()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("fork+exec of the fd probe")?;
+    let seen = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let inherited = seen.contains(" open ");
+    ensure!(
+        flag != inherited,
+        "FD_CLOEXEC {flag} but the exec'd child says {seen:?}: inconsistent"
+    );
+    ensure!(
+        flag,
+        "received descriptor {} is inheritable: FD_CLOEXEC clear, and a fork+exec child saw it ({seen})",
+        g.as_raw_fd()
+    );
+    Ok(Outcome::pass(format!(
+        "received descriptor {} has FD_CLOEXEC; a fork+exec child did not get it ({seen})",
+        g.as_raw_fd()
+    )))
+}

@@ -1,0 +1,134 @@
+//! The kernel battery: what the running kernel really does with
+//! `SCM_RIGHTS`, each case with its evidence.
+//!
+//! Every case runs on this thread and checks, besides its own question, that
+//! the auditor's descriptor table is the same afterwards (nothing the kernel
+//! installed stays open unnoticed). The cases are grouped by theme, one
+//! module each.
+
+mod ancillary;
+mod common;
+mod identity;
+mod lifetime;
+mod limits;
+mod peek;
+mod stream;
+mod truncation;
+
+use anyhow::{bail, Context as _};
+use inflight::inspect::FdSnapshot;
+use inflight::SocketKind;
+use inflight_impls::FdKind;
+
+pub use limits::rlimit_child;
+
+use crate::runner::{describe, Case, CaseResult, Settings};
+
+/// A case whose descriptor table must be unchanged afterwards.
+fn case(name: String, body: impl FnOnce(&Settings) -> CaseResult + 'static) -> Case {
+    Case::new(name, move |s: &Settings| {
+        let before = FdSnapshot::take().context("reading /proc/self/fd")?;
+        let result = body(s);
+        let after = FdSnapshot::take().context("reading /proc/self/fd")?;
+        let leaked = after.leaked_since(&before);
+        if !leaked.is_empty() {
+            let list: Vec<String> = leaked.iter().take(5).map(|f| f.to_string()).collect();
+            bail!(
+                "{} descriptor(s) stayed open after the case: {} (case result: {})",
+                leaked.len(),
+                list.join(", "),
+                describe(&result)
+            );
+        }
+        result
+    })
+}
+
+/// The battery being assembled: every name gets the `kernel/` prefix.
+struct Battery(Vec<Case>);
+
+impl Battery {
+    fn one(&mut self, name: &str, body: impl FnOnce(&Settings) -> CaseResult + 'static) {
+        self.0.push(case(format!("kernel/{name}"), body));
+    }
+
+    /// `kernel/NAME/KIND` for each kind.
+    fn per_kind(
+        &mut self,
+        name: &str,
+        kinds: &[SocketKind],
+        body: fn(SocketKind, &Settings) -> CaseResult,
+    ) {
+        for &k in kinds {
+            self.one(&format!("{name}/{k}"), move |s| body(k, s));
+        }
+    }
+}
+
+/// The `scm-max-fd` cases: how many descriptors, split over how many
+/// `SCM_RIGHTS` messages.
+const MAX_FD_SPLITS: [(&str, &[usize]); 4] = [
+    ("253", &[253]),
+    ("254", &[254]),
+    ("253-split", &[126, 127]),
+    ("254-split", &[127, 127]),
+];
+
+/// Every kernel case.
+pub fn cases() -> Vec<Case> {
+    let all = &SocketKind::ALL;
+    let mut b = Battery(Vec::new());
+    for fk in FdKind::ALL {
+        b.one(&format!("identity/{}", fk.name()), move |_| {
+            identity::identity(fk)
+        });
+    }
+    b.per_kind("order-repeats", all, |k, _| identity::order_repeats(k));
+    b.one("shared-offset", |_| identity::shared_offset());
+    b.one("shared-status-flags", |_| identity::shared_status_flags());
+    b.one("per-descriptor-cloexec", |_| {
+        identity::per_descriptor_cloexec()
+    });
+    b.one("msg-cmsg-cloexec", |_| identity::msg_cmsg_cloexec());
+    b.per_kind("in-flight-survival", all, |k, _| {
+        lifetime::in_flight_survival(k)
+    });
+    for k in SocketKind::ALL {
+        for (name, split) in MAX_FD_SPLITS {
+            b.one(&format!("scm-max-fd/{name}/{k}"), move |_| {
+                limits::max_fds(k, split)
+            });
+        }
+    }
+    b.per_kind("bad-descriptor", all, |k, _| limits::bad_descriptor(k));
+    for k in SocketKind::ALL {
+        for n in [1usize, 3, 8] {
+            b.one(&format!("ctrunc-arithmetic/{k}/n{n}"), move |s| {
+                truncation::ctrunc_arithmetic(k, n, s)
+            });
+        }
+    }
+    b.per_kind("no-control-buffer", all, truncation::no_control_buffer);
+    b.one("rlimit-nofile", limits::rlimit_nofile);
+    b.one("stream-record-boundary", |_| {
+        stream::stream_record_boundary()
+    });
+    b.per_kind("empty-payload", all, stream::empty_payload);
+    let message_kinds = [SocketKind::SeqPacket, SocketKind::Datagram];
+    b.per_kind("payload-truncation", &message_kinds, |k, _| {
+        truncation::payload_truncation(k)
+    });
+    b.one("partial-read/stream", |_| stream::partial_read_stream());
+    b.per_kind("msg-peek", all, |k, _| peek::msg_peek(k));
+    b.one("msg-peek/stream-lookahead", |_| {
+        peek::peek_lookahead_stream()
+    });
+    b.per_kind("queued-after-close", all, |k, _| {
+        lifetime::queued_after_close(k)
+    });
+    b.per_kind("passcred-beside-rights", all, |k, _| ancillary::passcred(k));
+    b.per_kind("scm-pidfd", all, |k, _| ancillary::pidfd(k));
+    b.one("gc-cycle", lifetime::gc_cycle);
+    b.per_kind("so-passrights", all, |k, _| ancillary::passrights(k));
+    b.0
+}
