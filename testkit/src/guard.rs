@@ -43,7 +43,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::io::Write as _;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::fdtable::{self, describe, describe_as, describe_id, Described};
@@ -125,7 +125,9 @@ struct Entry {
     id: (u64, u64, u32),
     /// `O_ACCMODE` and `O_PATH` of its status flags.
     mode: i32,
-    witness: Option<OwnedFd>,
+    /// The guard's duplicate, closed when the guard drops (by number: a
+    /// body may have closed it, see [`LeakGuard::finish`]).
+    witness: Option<RawFd>,
 }
 
 /// A snapshot of the descriptor table, compared with the table again at
@@ -137,6 +139,7 @@ pub struct LeakGuard<'a> {
     /// holds it for `'a`).
     _own: Option<Serial>,
     _held: PhantomData<&'a Serial>,
+    witnessed: bool,
     before: Vec<Entry>,
 }
 
@@ -204,18 +207,35 @@ impl<'a> LeakGuard<'a> {
         LeakGuard {
             _own: own,
             _held: PhantomData,
+            witnessed,
             before,
         }
     }
 
-    /// The descriptors open at the start that have no witness (pipes,
-    /// FIFOs, sockets, every one in the cheap mode, and any for which no
-    /// number was free): checked by number, file identity and access mode.
-    pub fn unwitnessed(&self) -> Vec<RawFd> {
+    /// The descriptors open at the start whose replacement by another open
+    /// of the same file this guard could miss, each with the reason: pipes
+    /// and FIFOs (no witness: a reopen through `/proc/PID/fd` or the FIFO's
+    /// path with the same access mode passes), every descriptor in the
+    /// cheap mode, any for which no number was free for a witness, and
+    /// `O_PATH` descriptors when `kcmp` is unavailable (their flags cannot
+    /// be flipped). Sockets are not listed: they cannot be reopened.
+    pub fn blind_spots(&self) -> Vec<(RawFd, &'static str)> {
+        let kcmp = oracle::kcmp_available();
         self.before
             .iter()
-            .filter(|e| e.witness.is_none())
-            .map(|e| e.fd)
+            .filter_map(|e| {
+                let why = match (&e.witness, e.id.2 & libc::S_IFMT) {
+                    (_, libc::S_IFSOCK) => return None,
+                    (None, libc::S_IFIFO) => "pipe or FIFO: no witness",
+                    (None, _) if !self.witnessed => "cheap mode: no witness",
+                    (None, _) => "no free descriptor number for a witness",
+                    (Some(_), _) if !kcmp && e.mode & libc::O_PATH != 0 => {
+                        "O_PATH and no kcmp(2): the witness cannot be compared"
+                    }
+                    (Some(_), _) => return None,
+                };
+                Some((e.fd, why))
+            })
             .collect()
     }
 
@@ -239,12 +259,11 @@ impl<'a> LeakGuard<'a> {
                 leaks.closed.push(e.describe());
                 continue;
             }
-            if let Some(w) = &e.witness {
-                if oracle::get_status_flags(w.as_raw_fd()).is_err() {
+            if let Some(w) = e.witness {
+                if oracle::get_status_flags(w).is_err() {
                     leaks.notes.push(format!(
-                        "the guard's witness of fd {} (fd {}) was closed under it",
-                        e.fd,
-                        w.as_raw_fd()
+                        "the guard's witness of fd {} (fd {w}) was closed under it",
+                        e.fd
                     ));
                     continue;
                 }
@@ -273,10 +292,10 @@ impl<'a> LeakGuard<'a> {
         if oracle::file_id(e.fd).ok() != Some(e.id) || access_mode(e.fd) != e.mode {
             return false;
         }
-        let Some(w) = &e.witness else {
+        let Some(w) = e.witness else {
             return true;
         };
-        match oracle::same_description_raw(e.fd, w.as_raw_fd()) {
+        match oracle::same_description_raw(e.fd, w) {
             Sameness::Same => true,
             Sameness::Different => false,
             Sameness::Unknown(why) => {
@@ -287,9 +306,22 @@ impl<'a> LeakGuard<'a> {
     }
 
     fn witnesses(&self) -> impl Iterator<Item = RawFd> + '_ {
-        self.before
-            .iter()
-            .filter_map(|e| e.witness.as_ref().map(AsRawFd::as_raw_fd))
+        self.before.iter().filter_map(|e| e.witness)
+    }
+}
+
+impl Drop for LeakGuard<'_> {
+    fn drop(&mut self) {
+        for w in self.witnesses() {
+            // Only a witness still open: a body that closed one (reported
+            // by `finish`) may have let the number be reused, and closing
+            // it twice is what the guard exists to catch.
+            if oracle::get_status_flags(w).is_ok() {
+                // SAFETY: close(2) takes an int; `w` is the guard's own
+                // duplicate, still open, used by nothing else, closed once.
+                unsafe { libc::close(w) };
+            }
+        }
     }
 }
 
@@ -297,7 +329,7 @@ impl Entry {
     /// What the descriptor was: through its witness, or from its identity.
     fn describe(&self) -> Described {
         match &self.witness {
-            Some(w) => describe_as(self.fd, w.as_raw_fd()),
+            Some(w) => describe_as(self.fd, *w),
             None => describe_id(self.fd, self.id),
         }
     }
@@ -328,12 +360,11 @@ fn soft_nofile() -> RawFd {
 }
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, base)`, or `None` when no number is free.
-fn duplicate_at(fd: RawFd, base: RawFd) -> Option<OwnedFd> {
+/// The caller owns the new descriptor.
+fn duplicate_at(fd: RawFd, base: RawFd) -> Option<RawFd> {
     // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes an int argument, no pointer.
     let w = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, base) };
-    // SAFETY: on success `w` is a new descriptor this call created, owned
-    // by nothing else.
-    (w >= 0).then(|| unsafe { OwnedFd::from_raw_fd(w) })
+    (w >= 0).then_some(w)
 }
 
 /// Says once per process, on stderr, that the guard could not decide a

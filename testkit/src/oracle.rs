@@ -68,14 +68,22 @@ pub(crate) fn kcmp_raw(a: RawFd, b: RawFd) -> io::Result<bool> {
     }
 }
 
+/// Set (to anything) in the environment before the kit's first use, makes
+/// [`kcmp_available`] say no, so that a test can run the fallback where
+/// `kcmp` works.
+pub const NO_KCMP_ENV: &str = "INFLIGHT_TESTKIT_NO_KCMP";
+
 /// Whether `kcmp(KCMP_FILE)` works in this process (it can be missing from
 /// the kernel or blocked by seccomp, as in some container runtimes).
 /// Detected once, on descriptors the kit opens for the purpose: a
 /// descriptor and its duplicate must compare equal, two opens of
-/// `/dev/null` different.
+/// `/dev/null` different. Always `false` with [`NO_KCMP_ENV`] set.
 pub fn kcmp_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
+        if std::env::var_os(NO_KCMP_ENV).is_some() {
+            return false;
+        }
         let probe = || -> io::Result<bool> {
             let a = std::fs::File::open("/dev/null")?;
             let b = a.try_clone()?;
