@@ -92,6 +92,13 @@ impl Cmsg {
         Cmsg::raw(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &data)
     }
 
+    /// `SCM_CREDENTIALS` with this process's pid and real uid and gid:
+    /// what the kernel accepts from anyone.
+    pub fn own_credentials() -> Self {
+        let (pid, uid, gid) = own_ids();
+        Cmsg::credentials(pid, uid, gid)
+    }
+
     /// The same message with `cmsg_len` written as `cmsg_len` (too short,
     /// too long, or past the buffer: whatever the test needs).
     pub fn with_len(mut self, cmsg_len: usize) -> Self {
@@ -127,6 +134,14 @@ impl Cmsg {
         self.encode_into(&mut out);
         out
     }
+}
+
+/// This process's `(pid, real uid, real gid)`, as `SCM_CREDENTIALS`
+/// carries them.
+pub fn own_ids() -> (libc::pid_t, libc::uid_t, libc::gid_t) {
+    // SAFETY: getuid(2) and getgid(2) take no arguments and cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    (std::process::id() as libc::pid_t, uid, gid)
 }
 
 /// `msgs` one after the other, each padded to `CMSG_SPACE`: what a C sender
