@@ -263,7 +263,10 @@ mod tests {
         let m = Cmsg::rights(&[3, 4, 5]);
         let b = m.to_bytes();
         assert_eq!(b.len(), space(12));
-        assert_eq!(usize::from_ne_bytes(b[..ALIGN].try_into().unwrap()), len(12));
+        assert_eq!(
+            usize::from_ne_bytes(b[..ALIGN].try_into().unwrap()),
+            len(12)
+        );
         assert_eq!(&b[ALIGN..ALIGN + 4], &libc::SOL_SOCKET.to_ne_bytes());
         assert_eq!(&b[ALIGN + 4..ALIGN + 8], &libc::SCM_RIGHTS.to_ne_bytes());
         assert_eq!(&b[DATA_OFFSET + 8..DATA_OFFSET + 12], &5i32.to_ne_bytes());

@@ -40,13 +40,13 @@
 //! the lock, through a guard or through [`serial`].
 
 use std::cell::Cell;
-use std::fmt;
-use std::marker::PhantomData;
 use std::io::Write as _;
+use std::marker::PhantomData;
 use std::os::fd::RawFd;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::fdtable::{self, describe, describe_as, describe_id, Described};
+pub use crate::leaks::{Leaks, Replaced};
 use crate::oracle::{self, Sameness};
 
 /// The highest number a witness is placed below (a lower soft
@@ -123,8 +123,9 @@ struct Entry {
     fd: RawFd,
     /// `(st_dev, st_ino, st_mode)`.
     id: (u64, u64, u32),
-    /// `O_ACCMODE` and `O_PATH` of its status flags.
-    mode: i32,
+    /// `O_ACCMODE` and `O_PATH` of its status flags, when needed: without
+    /// a witness, or without kcmp.
+    mode: Option<i32>,
     /// The guard's duplicate, closed when the guard drops (by number: a
     /// body may have closed it, see [`LeakGuard::finish`]).
     witness: Option<RawFd>,
@@ -140,6 +141,8 @@ pub struct LeakGuard<'a> {
     _own: Option<Serial>,
     _held: PhantomData<&'a Serial>,
     witnessed: bool,
+    /// `finish` saw every witness refer to its original.
+    witnesses_intact: bool,
     before: Vec<Entry>,
 }
 
@@ -191,7 +194,7 @@ impl<'a> LeakGuard<'a> {
                 Some(Entry {
                     fd,
                     id: oracle::file_id(fd).ok()?,
-                    mode: access_mode(fd),
+                    mode: None,
                     witness: None,
                 })
             })
@@ -204,10 +207,19 @@ impl<'a> LeakGuard<'a> {
                 e.witness = duplicate_at(e.fd, base);
             }
         }
+        // With kcmp a witness decides alone; everything else also needs
+        // the access mode.
+        let kcmp = oracle::kcmp_available();
+        for e in &mut before {
+            if e.witness.is_none() || !kcmp {
+                e.mode = Some(access_mode(e.fd));
+            }
+        }
         LeakGuard {
             _own: own,
             _held: PhantomData,
             witnessed,
+            witnesses_intact: false,
             before,
         }
     }
@@ -229,7 +241,7 @@ impl<'a> LeakGuard<'a> {
                     (None, libc::S_IFIFO) => "pipe or FIFO: no witness",
                     (None, _) if !self.witnessed => "cheap mode: no witness",
                     (None, _) => "no free descriptor number for a witness",
-                    (Some(_), _) if !kcmp && e.mode & libc::O_PATH != 0 => {
+                    (Some(_), _) if !kcmp && e.mode.unwrap_or(0) & libc::O_PATH != 0 => {
                         "O_PATH and no kcmp(2): the witness cannot be compared"
                     }
                     (Some(_), _) => return None,
@@ -244,13 +256,15 @@ impl<'a> LeakGuard<'a> {
     /// # Errors
     ///
     /// [`Leaks`] naming every leaked, closed and replaced descriptor.
-    pub fn finish(self) -> Result<(), Leaks> {
+    pub fn finish(mut self) -> Result<(), Leaks> {
         let mut leaks = Leaks::default();
         let skip: Vec<RawFd> = self.witnesses().collect();
         let now = match fdtable::list(&skip) {
             Ok(now) => now,
             Err(e) => {
-                leaks.notes.push(format!("could not read /proc/self/fd: {e}"));
+                leaks
+                    .notes
+                    .push(format!("could not read /proc/self/fd: {e}"));
                 return Err(leaks);
             }
         };
@@ -259,20 +273,16 @@ impl<'a> LeakGuard<'a> {
                 leaks.closed.push(e.describe());
                 continue;
             }
-            if let Some(w) = e.witness {
-                if oracle::get_status_flags(w).is_err() {
-                    leaks.notes.push(format!(
-                        "the guard's witness of fd {} (fd {w}) was closed under it",
-                        e.fd
-                    ));
-                    continue;
-                }
-            }
-            if !self.unchanged(e) {
-                leaks.replaced.push(Replaced {
+            match compare(e) {
+                Verdict::Same => {}
+                Verdict::Replaced => leaks.replaced.push(Replaced {
                     was: e.describe(),
                     now: describe(e.fd),
-                });
+                }),
+                Verdict::WitnessLost(w) => leaks.notes.push(format!(
+                    "the guard's witness of fd {} (fd {w}) was closed under it",
+                    e.fd
+                )),
             }
         }
         for &fd in &now {
@@ -281,27 +291,11 @@ impl<'a> LeakGuard<'a> {
             }
         }
         if leaks.is_empty() {
+            // Every witness compared as its original: all still ours.
+            self.witnesses_intact = true;
             Ok(())
         } else {
             Err(leaks)
-        }
-    }
-
-    /// Whether `e.fd` still refers to what it did at the start.
-    fn unchanged(&self, e: &Entry) -> bool {
-        if oracle::file_id(e.fd).ok() != Some(e.id) || access_mode(e.fd) != e.mode {
-            return false;
-        }
-        let Some(w) = e.witness else {
-            return true;
-        };
-        match oracle::same_description_raw(e.fd, w) {
-            Sameness::Same => true,
-            Sameness::Different => false,
-            Sameness::Unknown(why) => {
-                note_skipped(why);
-                true
-            }
         }
     }
 
@@ -312,11 +306,13 @@ impl<'a> LeakGuard<'a> {
 
 impl Drop for LeakGuard<'_> {
     fn drop(&mut self) {
+        let intact = self.witnesses_intact;
         for w in self.witnesses() {
-            // Only a witness still open: a body that closed one (reported
-            // by `finish`) may have let the number be reused, and closing
-            // it twice is what the guard exists to catch.
-            if oracle::get_status_flags(w).is_ok() {
+            // Unless `finish` found them all intact, only a witness still
+            // open: a body that closed one may have let the number be
+            // reused, and closing it twice is what the guard exists to
+            // catch.
+            if intact || oracle::get_status_flags(w).is_ok() {
                 // SAFETY: close(2) takes an int; `w` is the guard's own
                 // duplicate, still open, used by nothing else, closed once.
                 unsafe { libc::close(w) };
@@ -331,6 +327,51 @@ impl Entry {
         match &self.witness {
             Some(w) => describe_as(self.fd, *w),
             None => describe_id(self.fd, self.id),
+        }
+    }
+}
+
+/// What became of one descriptor open at the start and open now.
+enum Verdict {
+    Same,
+    Replaced,
+    /// The witness at this number is gone.
+    WitnessLost(RawFd),
+}
+
+/// Whether `e.fd` still refers to what it did at the start: one `kcmp`
+/// for a witnessed descriptor when kcmp works, else the file identity, the
+/// access mode and the fallback oracle.
+fn compare(e: &Entry) -> Verdict {
+    let Some(w) = e.witness else {
+        let same = oracle::file_id(e.fd).ok() == Some(e.id) && Some(access_mode(e.fd)) == e.mode;
+        return if same {
+            Verdict::Same
+        } else {
+            Verdict::Replaced
+        };
+    };
+    if oracle::kcmp_available() {
+        match oracle::kcmp_raw(e.fd, w) {
+            Ok(true) => return Verdict::Same,
+            Ok(false) => return Verdict::Replaced,
+            // EBADF (the witness is gone: below), or kcmp refused after
+            // all (the slow path).
+            Err(_) => {}
+        }
+    }
+    if oracle::get_status_flags(w).is_err() {
+        return Verdict::WitnessLost(w);
+    }
+    if oracle::file_id(e.fd).ok() != Some(e.id) {
+        return Verdict::Replaced;
+    }
+    match oracle::same_description_raw(e.fd, w) {
+        Sameness::Same => Verdict::Same,
+        Sameness::Different => Verdict::Replaced,
+        Sameness::Unknown(why) => {
+            note_skipped(why);
+            Verdict::Same
         }
     }
 }
@@ -380,77 +421,4 @@ fn note_skipped(why: &str) {
         );
         seen.push(why.to_string());
     }
-}
-
-/// A descriptor number that refers to another open file description than
-/// at the start.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Replaced {
-    /// What it was (through the guard's witness, when it had one).
-    pub was: Described,
-    /// What it is now.
-    pub now: Described,
-}
-
-/// What changed in the descriptor table under a [`LeakGuard`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Leaks {
-    /// Open now, not at the start.
-    pub leaked: Vec<Described>,
-    /// Open at the start, not now (as they were).
-    pub closed: Vec<Described>,
-    /// Open at both times, but another open file description now.
-    pub replaced: Vec<Replaced>,
-    /// Anything else that went wrong (a witness closed under the guard).
-    pub notes: Vec<String>,
-}
-
-impl Leaks {
-    /// Nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.leaked.is_empty()
-            && self.closed.is_empty()
-            && self.replaced.is_empty()
-            && self.notes.is_empty()
-    }
-}
-
-impl fmt::Display for Leaks {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "descriptor table changed: {} leaked, {} closed, {} replaced",
-            self.leaked.len(),
-            self.closed.len(),
-            self.replaced.len()
-        )?;
-        for d in &self.leaked {
-            write!(f, "\n  leaked: {d}")?;
-        }
-        for d in &self.closed {
-            write!(f, "\n  closed: {d}, open before")?;
-        }
-        for r in &self.replaced {
-            write!(
-                f,
-                "\n  replaced: fd {} was {}, is now another open file description: {}",
-                r.was.fd,
-                trim_fd(&r.was),
-                trim_fd(&r.now)
-            )?;
-        }
-        for n in &self.notes {
-            write!(f, "\n  {n}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Leaks {}
-
-/// A description without its `fd N -> ` prefix.
-fn trim_fd(d: &Described) -> String {
-    let s = d.to_string();
-    let prefix = format!("fd {} -> ", d.fd);
-    s.strip_prefix(&prefix).map(str::to_string).unwrap_or(s)
 }

@@ -32,6 +32,7 @@ pub mod cmsg;
 mod fdtable;
 pub mod fixtures;
 pub mod guard;
+mod leaks;
 pub mod oracle;
 pub mod raw;
 pub mod reference;

@@ -88,8 +88,7 @@ pub fn kcmp_available() -> bool {
             let a = std::fs::File::open("/dev/null")?;
             let b = a.try_clone()?;
             let c = std::fs::File::open("/dev/null")?;
-            Ok(kcmp_raw(a.as_raw_fd(), b.as_raw_fd())?
-                && !kcmp_raw(a.as_raw_fd(), c.as_raw_fd())?)
+            Ok(kcmp_raw(a.as_raw_fd(), b.as_raw_fd())? && !kcmp_raw(a.as_raw_fd(), c.as_raw_fd())?)
         };
         probe().unwrap_or(false)
     })
@@ -217,7 +216,10 @@ mod tests {
             Sameness::Different
         );
         // The flip is undone.
-        assert_eq!(get_status_flags(a.as_raw_fd()).unwrap() & libc::O_NONBLOCK, 0);
+        assert_eq!(
+            get_status_flags(a.as_raw_fd()).unwrap() & libc::O_NONBLOCK,
+            0
+        );
         if kcmp_available() {
             assert!(kcmp_file(a.as_fd(), dup.as_fd()).unwrap());
             assert!(!kcmp_file(a.as_fd(), other.as_fd()).unwrap());

@@ -226,7 +226,10 @@ mod tests {
         let buf = cmsg::concat_unpadded(&msgs);
         let w = walk_bytes(&buf, Flavor::LibcCrate);
         assert_eq!((w.steps.len(), w.end), (2, End::Null));
-        assert_eq!(w.steps[1].data(buf.len()), Some(cmsg::space(4) + DATA_OFFSET..buf.len()));
+        assert_eq!(
+            w.steps[1].data(buf.len()),
+            Some(cmsg::space(4) + DATA_OFFSET..buf.len())
+        );
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         {
             let g = walk_bytes(&buf, Flavor::Glibc);

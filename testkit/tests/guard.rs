@@ -29,7 +29,9 @@ fn only_replaced(result: Result<(), Leaks>, fd: RawFd, what: &str) -> Replaced {
     assert!(leaks.closed.is_empty(), "{what}: {leaks}");
     assert_eq!(leaks.replaced.len(), 1, "{what}: {leaks}");
     assert_eq!(leaks.replaced[0].was.fd, fd);
-    assert!(leaks.to_string().contains(&format!("replaced: fd {fd} was ")));
+    assert!(leaks
+        .to_string()
+        .contains(&format!("replaced: fd {fd} was ")));
     leaks.replaced[0].clone()
 }
 
@@ -86,7 +88,10 @@ fn a_closed_descriptor_is_caught() {
     println!("{leaks}");
     assert_eq!(leaks.closed.len(), 1, "{leaks}");
     assert_eq!(leaks.closed[0].fd, n);
-    assert_eq!(leaks.closed[0].target, "/dev/null", "described by its witness");
+    assert_eq!(
+        leaks.closed[0].target, "/dev/null",
+        "described by its witness"
+    );
     assert!(leaks.leaked.is_empty() && leaks.replaced.is_empty());
 }
 
@@ -129,7 +134,9 @@ fn epoll_replaced_by_epoll_is_caught() {
 #[test]
 fn a_file_opened_twice_is_caught() {
     fn open() -> OwnedFd {
-        std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap().into()
+        std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .unwrap()
+            .into()
     }
     closed_then_reopened(open, "regular file");
     replaced_by_dup2(open, "regular file by dup2");
@@ -147,7 +154,10 @@ fn every_witnessed_kind_replaced_by_its_kind_is_caught() {
         let s = serial();
         let mut a = kind.open().unwrap();
         let g = s.leak_guard();
-        assert!(g.blind_spots().iter().all(|&(fd, _)| fd != a.fd.as_raw_fd()));
+        assert!(g
+            .blind_spots()
+            .iter()
+            .all(|&(fd, _)| fd != a.fd.as_raw_fd()));
         let b = kind.open().unwrap();
         nix::unistd::dup2(b.as_fd(), &mut a.fd).unwrap();
         drop(b);
@@ -234,8 +244,14 @@ fn pipes_and_sockets_used_normally_are_no_leak() {
     });
     let g = s.leak_guard();
     let spots = g.blind_spots();
-    assert!(spots.iter().any(|&(fd, _)| fd == r.as_raw_fd()), "{spots:?}");
-    assert!(spots.iter().all(|&(fd, _)| fd != x.as_raw_fd()), "{spots:?}");
+    assert!(
+        spots.iter().any(|&(fd, _)| fd == r.as_raw_fd()),
+        "{spots:?}"
+    );
+    assert!(
+        spots.iter().all(|&(fd, _)| fd != x.as_raw_fd()),
+        "{spots:?}"
+    );
     g.finish().unwrap();
 }
 
@@ -248,7 +264,10 @@ fn check_panics_with_the_report() {
     }));
     let msg = caught.expect_err("check did not panic");
     let msg = msg.downcast_ref::<String>().expect("a formatted message");
-    assert!(msg.starts_with("a leaky body: descriptor table changed"), "{msg}");
+    assert!(
+        msg.starts_with("a leaky body: descriptor table changed"),
+        "{msg}"
+    );
     assert!(msg.contains("-> /dev/null"), "{msg}");
     drop(kept);
 }

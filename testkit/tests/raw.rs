@@ -20,7 +20,10 @@ fn rights_and_credentials_arrive() {
         for ty in [SockType::Stream, SockType::Datagram, SockType::SeqPacket] {
             let (a, b) = pair(ty);
             sock::setsockopt(&b, sockopt::PassCred, &true).unwrap();
-            let sent = [FdKind::EventFd.open().unwrap(), FdKind::File.open().unwrap()];
+            let sent = [
+                FdKind::EventFd.open().unwrap(),
+                FdKind::File.open().unwrap(),
+            ];
             let (pid, uid, gid) = cmsg::own_ids();
             let control = cmsg::concat(&[
                 Cmsg::rights(&[sent[0].fd.as_raw_fd(), sent[1].fd.as_raw_fd()]),
@@ -153,7 +156,10 @@ fn vectored_and_addressed_sends() {
             assert_eq!(r.bytes, 4);
             assert_eq!((&x, &y[..3]), (b"a", &b"bcd"[..]));
             assert_eq!(r.fds.len(), 1);
-            assert_eq!(same_description(r.fds[0].as_fd(), f.as_fd()), Sameness::Same);
+            assert_eq!(
+                same_description(r.fds[0].as_fd(), f.as_fd()),
+                Sameness::Same
+            );
         }
         let too_long = "x".repeat(200);
         let e = raw::sendmsg_to(
