@@ -235,6 +235,14 @@ fn pipes_and_sockets_used_normally_are_no_leak() {
         assert_eq!(&buf, b"ping");
         x.write_all(b"pong").unwrap();
         y.read_exact(&mut buf).unwrap();
+        // Status flags are the description's to change.
+        x.set_nonblocking(true).unwrap();
+        y.set_nonblocking(true).unwrap();
+        let e = y.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e:?}");
+        let flags = nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(flags)).unwrap();
         // Pipes and sockets made and closed inside.
         let (r2, w2) = nix::unistd::pipe().unwrap();
         drop(w2);
