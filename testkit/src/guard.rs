@@ -200,9 +200,12 @@ impl<'a> LeakGuard<'a> {
             })
             .collect();
         if witnessed {
+            let above_all = before.last().map_or(0, |e| e.fd + 1);
             let wanted: Vec<&mut Entry> = before.iter_mut().filter(|e| wants_witness(e)).collect();
+            // Just below the ceiling, or above every open descriptor when
+            // they reach it: never in a hole a body's next open would fill.
             let top = soft_nofile().min(WITNESS_CEILING);
-            let base = top.saturating_sub(wanted.len() as RawFd + 1).max(0);
+            let base = top.saturating_sub(wanted.len() as RawFd + 1).max(above_all);
             for e in wanted {
                 e.witness = duplicate_at(e.fd, base);
             }

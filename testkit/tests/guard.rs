@@ -211,6 +211,38 @@ fn a_witness_closed_under_the_guard_is_reported() {
 }
 
 #[test]
+fn witnesses_go_above_descriptors_past_the_ceiling() {
+    use inflight_testkit::guard::WITNESS_CEILING;
+    let s = serial();
+    let high = WITNESS_CEILING + 100;
+    let (soft, _) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    if soft < high as u64 + 64 {
+        println!("skipped: the soft RLIMIT_NOFILE ({soft}) leaves no room above {high}");
+        return;
+    }
+    let mut a = nix::fcntl::fcntl(dev_null(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(high))
+        .map(|fd| {
+            // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that
+            // nothing else owns.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        })
+        .unwrap();
+    let before = open_fds();
+    let g = s.leak_guard();
+    let witnesses: Vec<RawFd> = open_fds()
+        .into_iter()
+        .filter(|fd| !before.contains(fd))
+        .collect();
+    assert!(!witnesses.is_empty());
+    assert!(witnesses.iter().all(|&w| w > high), "{witnesses:?}");
+    let b = dev_null();
+    nix::unistd::dup2(b.as_fd(), &mut a).unwrap();
+    drop(b);
+    only_replaced(g.finish(), high, "/dev/null past the ceiling");
+}
+
+#[test]
 fn nothing_changed_is_no_leak() {
     let s = serial();
     let fixtures: Vec<_> = FdKind::ALL.iter().map(|k| k.open().unwrap()).collect();
