@@ -154,7 +154,7 @@ pub fn concat(msgs: &[Cmsg]) -> Vec<u8> {
     out
 }
 
-/// [`concat`] without the last message's padding (the buffer ends where
+/// [`concat()`] without the last message's padding (the buffer ends where
 /// its data ends, as with `msg_controllen = CMSG_LEN` of a lone message).
 pub fn concat_unpadded(msgs: &[Cmsg]) -> Vec<u8> {
     let mut out = concat(msgs);

@@ -21,7 +21,7 @@
 //! descriptor open at the start the guard keeps a *witness*, a duplicate at
 //! a high number (below `RLIMIT_NOFILE`'s soft limit, at most
 //! [`WITNESS_CEILING`], never in a snapshot), and at the finish asks
-//! [`oracle`](crate::oracle) whether the number still refers to its
+//! [`oracle`] whether the number still refers to its
 //! witness's open file description (`kcmp`, else the status-flag flip).
 //!
 //! Pipes, FIFOs and sockets get no witness: a duplicate would keep a pipe
@@ -37,7 +37,9 @@
 //! Every guard holds the kit's one lock (see [`serial`]): snapshots only
 //! mean something when no other thread of the process opens or closes
 //! descriptors meanwhile, so every test of a binary that uses guards takes
-//! the lock, through a guard or through [`serial`].
+//! the lock, through a guard or through [`serial`]. Guards under one held
+//! lock nest (an inner one finished before the outer one); two whose lives
+//! overlap otherwise would each see the other's witnesses come and go.
 
 use std::cell::Cell;
 use std::io::Write as _;

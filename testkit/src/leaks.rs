@@ -15,7 +15,7 @@ pub struct Replaced {
     pub now: Described,
 }
 
-/// What changed in the descriptor table under a [`LeakGuard`].
+/// What changed in the descriptor table under a [`LeakGuard`](crate::LeakGuard).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Leaks {
     /// Open now, not at the start.

@@ -12,7 +12,7 @@
 //! - [`cmsg`]: a hand-written control-message builder and walk, the layout
 //!   constants and human names for reports.
 //! - [`AlignedBuf`]: the one 8-byte aligned control buffer.
-//! - [`reference`]: the libc `CMSG_FIRSTHDR`/`CMSG_NXTHDR`/`CMSG_DATA` walk
+//! - [`reference`](mod@reference): the libc `CMSG_FIRSTHDR`/`CMSG_NXTHDR`/`CMSG_DATA` walk
 //!   (and glibc's `__cmsg_nxthdr`), the reference a decoder is compared with.
 //! - [`fixtures`]: every kind of descriptor the tests pass around.
 //! - [`guard`]: the descriptor-leak guard and the process-wide lock it holds.
