@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use anyhow::bail;
 use inflight::inspect::{file_id, same_file, Sameness};
-use inflight_impls::Fixture;
+use inflight_testkit::Fixture;
 
 /// One descriptor sent, with a label for reports (the fixture's kind).
 #[derive(Clone, Copy, Debug)]
@@ -109,7 +109,7 @@ fn different(sent: &[Sent<'_>], i: usize, got: BorrowedFd<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inflight_impls::FdKind;
+    use inflight_testkit::FdKind;
 
     fn sent(fx: &[Fixture]) -> Vec<Sent<'_>> {
         fx.iter().map(Sent::of).collect()

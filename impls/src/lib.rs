@@ -1,4 +1,4 @@
-//! One trait over every fd-passing implementation, and descriptor fixtures.
+//! One trait over every fd-passing implementation.
 //!
 //! * [`Implementation`]: send a payload with descriptors, receive with a
 //!   capacity. One small module per implementation: inflight itself
@@ -7,8 +7,9 @@
 //!   [`Uds`], [`SendFd`], [`PassFd`]); [`all`] lists them. The benchmarks
 //!   compare them; the auditor's `crates` battery runs its cases through
 //!   them.
-//! * [`FdKind`]: every kind of descriptor the tests and the auditor pass
-//!   around, and how to open one.
+//!
+//! The descriptor fixtures the tests pass through them live in the test kit
+//! (`inflight_testkit::FdKind`).
 //!
 //! Every implementation is faithful to its crate: `recv` hands back exactly
 //! the descriptors the crate handed its caller (wrapping raw numbers into
@@ -31,7 +32,6 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 
-mod fixtures;
 mod inflight;
 mod inflight_array;
 mod libc;
@@ -45,7 +45,6 @@ mod uds;
 #[cfg(test)]
 mod tests;
 
-pub use self::fixtures::{FdKind, Fixture};
 pub use self::inflight::Inflight;
 pub use self::inflight_array::InflightArray;
 pub use self::libc::RawLibc;

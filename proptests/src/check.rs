@@ -132,7 +132,7 @@ pub fn works(
     received: BorrowedFd<'_>,
     sender_peer: BorrowedFd<'_>,
 ) -> Result<(), TestCaseError> {
-    use inflight_impls::FdKind as K;
+    use inflight_testkit::FdKind as K;
     let ctx = |e: TestCaseError| fail(format!("{what} ({:?}): {e}", original.spec));
     let roundtrip = |w: BorrowedFd<'_>, r: BorrowedFd<'_>| -> Result<(), TestCaseError> {
         write_fd(w, b"k")?;

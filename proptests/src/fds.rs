@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use inflight_impls::{FdKind, Fixture};
+use inflight_testkit::{FdKind, Fixture};
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use proptest::prelude::*;
 

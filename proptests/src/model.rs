@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 
 use inflight::SocketKind;
-use inflight_impls::FdKind;
+use inflight_testkit::FdKind;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest_state_machine::ReferenceStateMachine;

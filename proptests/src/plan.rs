@@ -277,7 +277,7 @@ pub fn case(
                     if !limits.sender_socket {
                         for s in &mut pool {
                             if s.source == Source::SenderSocket {
-                                s.source = Source::Kind(inflight_impls::FdKind::DevNull);
+                                s.source = Source::Kind(inflight_testkit::FdKind::DevNull);
                             }
                         }
                     }

@@ -41,7 +41,7 @@ fn cross_case() -> impl Strategy<Value = CrossCase> {
         .prop_map(|(path_kind, pair_kind, mut pool, a, b)| {
             for s in &mut pool {
                 if s.source == Source::SenderSocket {
-                    s.source = Source::Kind(inflight_impls::FdKind::UnixSocket);
+                    s.source = Source::Kind(inflight_testkit::FdKind::UnixSocket);
                 }
             }
             let n = pool.len();

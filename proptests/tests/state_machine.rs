@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use inflight::inspect::FdSnapshot;
 use inflight::{Credentials, ErrorKind, RecvOptions, SocketKind};
-use inflight_impls::Fixture;
+use inflight_testkit::Fixture;
 use inflight_proptests::check::{cloexec_as_asked, identical};
 use inflight_proptests::harness::{count_ops, run_property};
 use inflight_proptests::model::{Expect, Model, Op, Reference};

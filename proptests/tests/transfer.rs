@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use inflight::inspect::{file_id, same_file, FileId, Sameness};
 use inflight::{ErrorKind, RecvOptions, SocketKind};
-use inflight_impls::FdKind;
+use inflight_testkit::FdKind;
 use inflight_proptests::check::{
     cloexec_as_asked, fail, identical, offset, set_status, status, works,
 };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{anyhow, ensure, Context as _};
 use inflight::inspect::{is_cloexec, same_file, FdSnapshot, Sameness};
 use inflight::SocketKind;
-use inflight_impls::{FdKind, Fixture};
+use inflight_testkit::{FdKind, Fixture};
 
 use super::{list, pair, passer, recv_all};
 use crate::compare::{compare, Identity, Sent};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Context as _};
 use inflight::SocketKind;
-use inflight_impls::{FdKind, Fixture};
+use inflight_testkit::{FdKind, Fixture};
 
 use super::{list, observe_recv, pair, passer, wait_readable, Observed};
 use crate::runner::{CaseResult, Outcome, Settings};

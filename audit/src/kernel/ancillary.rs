@@ -7,7 +7,7 @@ use anyhow::{anyhow, ensure, Context as _};
 use inflight::codec::cmsg_space;
 use inflight::inspect::is_cloexec;
 use inflight::{Credentials, ErrorKind, SocketKind};
-use inflight_impls::FdKind;
+use inflight_testkit::FdKind;
 
 use super::common::{errno_name, pair, queue_state, recv, send, three, BIG};
 use crate::runner::{CaseResult, Outcome};

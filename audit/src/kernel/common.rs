@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _};
 use inflight::SocketKind;
-use inflight_impls::{FdKind, Fixture};
+use inflight_testkit::{FdKind, Fixture};
 
 use crate::sys::{self, RawRecv};
 

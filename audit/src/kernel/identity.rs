@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use anyhow::{anyhow, ensure, Context as _};
 use inflight::inspect::{file_id, is_cloexec, same_file, status_flags, Sameness};
 use inflight::SocketKind;
-use inflight_impls::FdKind;
+use inflight_testkit::FdKind;
 
 use super::common::{pair, recv, send, three, transfer_one, BIG};
 use crate::runner::{CaseResult, Outcome};

@@ -18,7 +18,7 @@ mod truncation;
 use anyhow::{bail, Context as _};
 use inflight::inspect::FdSnapshot;
 use inflight::SocketKind;
-use inflight_impls::FdKind;
+use inflight_testkit::FdKind;
 
 pub use limits::rlimit_child;
 

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use anyhow::{ensure, Context as _};
 use inflight::inspect::{same_file, Sameness};
 use inflight::SocketKind;
-use inflight_impls::FdKind;
+use inflight_testkit::FdKind;
 
 use super::common::{pair, recv, send, BIG};
 use crate::runner::{CaseResult, Outcome};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{ensure, Context as _};
 use inflight::inspect::file_id;
 use inflight::SocketKind;
-use inflight_impls::FdKind;
+use inflight_testkit::FdKind;
 
 use super::common::{hung_up, pair, queue_state, recv, send, three, BIG};
 use crate::runner::{CaseResult, Outcome, Settings};

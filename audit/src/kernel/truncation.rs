@@ -8,7 +8,7 @@ use anyhow::{ensure, Context as _};
 use inflight::codec::cmsg_space;
 use inflight::inspect::{file_id, same_file, Sameness};
 use inflight::SocketKind;
-use inflight_impls::FdKind;
+use inflight_testkit::FdKind;
 
 use super::common::{hung_up, pair, queue_state, raws, recv, send, BIG, HDR};
 use crate::runner::{CaseResult, Outcome, Settings};

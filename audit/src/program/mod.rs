@@ -12,7 +12,7 @@ use std::rc::Rc;
 use anyhow::{anyhow, ensure, Context as _};
 use inflight::inspect::{FdSnapshot, OpenFd};
 use inflight::SocketKind;
-use inflight_impls::Fixture;
+use inflight_testkit::Fixture;
 
 use self::plan::{Msg, Plan};
 use self::session::Session;

@@ -1,7 +1,7 @@
 //! What each program case sends: its fixtures and its messages.
 
 use inflight::SocketKind;
-use inflight_impls::FdKind;
+use inflight_testkit::FdKind;
 
 /// A message the auditor sends: payload and descriptors (indexes into the
 /// case's fixtures, repeats allowed).
