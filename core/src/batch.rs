@@ -41,8 +41,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::codec::{self, space_for, ControlMessage, FdList};
 use crate::error::{Error, ErrorKind};
-use crate::fdarray::FdArray;
 use crate::options::{Received, RecvOptions};
+use crate::sys::FdArray;
 use crate::sys::{self, ControlBuffer};
 use crate::transfer::check_send;
 

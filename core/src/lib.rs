@@ -66,7 +66,6 @@ pub mod batch;
 pub mod codec;
 mod creds;
 mod error;
-mod fdarray;
 pub mod inspect;
 mod options;
 mod socket;
@@ -82,12 +81,12 @@ pub use creds::{
     set_pass_rights,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use fdarray::{CapacityError, FdArray};
 pub use options::{Received, RecvOptions, SendOptions};
 pub use socket::{
     accept, bind, connect, set_nonblocking, socket_kind, socketpair, unbound, SocketKind,
 };
-pub use sys::ControlBuffer;
+pub use sys::{CapacityError, ControlBuffer, FdArray, IntoIter as FdArrayIntoIter};
+
 pub use transfer::{
     peek_fds, recv_fds, recv_fds_vec, recv_fds_vectored, recv_vec_with, recv_with, send_fds,
     send_fds_to, send_fds_vectored, send_with,

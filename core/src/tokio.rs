@@ -40,8 +40,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 use crate::error::Error;
-use crate::fdarray::FdArray;
 use crate::options::{Received, RecvOptions, SendOptions};
+use crate::sys::FdArray;
 use crate::transfer;
 
 mod sealed {

@@ -8,10 +8,10 @@ use std::os::unix::net::SocketAddr;
 
 use crate::codec::{self, space_for, ControlMessage, FdList, SCM_MAX_FD};
 use crate::error::{Error, ErrorKind};
-use crate::fdarray::{BoundedVec, FdArray, FdSink};
 use crate::options::{Received, RecvOptions, SendOptions};
 use crate::socket::{self, SocketKind};
-use crate::sys::{self, ControlBuffer};
+use crate::sys::{self, ControlBuffer, FdSink};
+use crate::sys::{BoundedVec, FdArray};
 
 #[cfg(not(apple))]
 const NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
@@ -93,6 +93,7 @@ pub fn send_fds_to(
 /// # Errors
 ///
 /// As [`send_fds`].
+#[inline]
 pub fn send_with(
     sock: &impl AsFd,
     bufs: &[IoSlice<'_>],
@@ -101,9 +102,19 @@ pub fn send_with(
 ) -> Result<usize, Error> {
     let sock = sock.as_fd();
     check_send(sock, bufs, fds)?;
+    let mut flags = NOSIGNAL;
+    if opts.nonblocking {
+        flags |= libc::MSG_DONTWAIT;
+    }
     // Room for SCM_MAX_FD descriptors and credentials; never initialised
     // beyond what the encoder writes.
     let mut space = ControlBuffer::<SCM_MAX_FD>::new();
+    let area = space.as_uninit_mut();
+    if opts.credentials.is_none() && opts.to.is_none() {
+        // The common send: rights only, to the connected peer.
+        let len = codec::encode_rights(fds, area)?;
+        return Ok(sys::sendmsg(sock, bufs, &area[..len], None, flags)?);
+    }
     let rights = ControlMessage::Rights(FdList::Borrowed(fds));
     let msgs = match opts.credentials {
         None => [rights; 2],
@@ -118,13 +129,8 @@ pub fn send_with(
     } else {
         &msgs[..n]
     };
-    let area = space.as_uninit_mut();
     let len = codec::encode_uninit(msgs, area)?;
     let control = &area[..len];
-    let mut flags = NOSIGNAL;
-    if opts.nonblocking {
-        flags |= libc::MSG_DONTWAIT;
-    }
     match opts.to {
         None => Ok(sys::sendmsg(sock, bufs, control, None, flags)?),
         Some(addr) => {
@@ -136,6 +142,7 @@ pub fn send_with(
 }
 
 /// The checks every send makes before the system call.
+#[inline]
 pub(crate) fn check_send(
     sock: BorrowedFd<'_>,
     bufs: &[IoSlice<'_>],
@@ -293,6 +300,7 @@ pub fn recv_vec_with(
 
 /// One `recvmsg` into `control`, claiming every descriptor into `sink` (or,
 /// past its capacity, into the error) and classifying truncation.
+#[inline]
 pub(crate) fn recv_into<S: FdSink>(
     sock: BorrowedFd<'_>,
     bufs: &mut [IoSliceMut<'_>],
@@ -311,6 +319,7 @@ pub(crate) fn recv_into<S: FdSink>(
 /// `cloexec` matters only where the kernel has no `MSG_CMSG_CLOEXEC`: the
 /// flag is then set right after arrival (not atomic against a concurrent
 /// fork + exec).
+#[inline]
 pub(crate) fn finish<S: FdSink>(
     raw: sys::RawRecv<'_>,
     sink: S,

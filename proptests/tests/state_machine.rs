@@ -12,10 +12,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use inflight::inspect::FdSnapshot;
 use inflight::{Credentials, ErrorKind, RecvOptions, SocketKind};
-use inflight_testkit::Fixture;
 use inflight_proptests::check::{cloexec_as_asked, identical};
 use inflight_proptests::harness::{count_ops, run_property};
 use inflight_proptests::model::{Expect, Model, Op, Reference};
+use inflight_testkit::Fixture;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 /// The system under test: the real sockets and descriptors, and the

@@ -9,7 +9,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use inflight::inspect::{file_id, same_file, FileId, Sameness};
 use inflight::{ErrorKind, RecvOptions, SocketKind};
-use inflight_testkit::FdKind;
 use inflight_proptests::check::{
     cloexec_as_asked, fail, identical, offset, set_status, status, works,
 };
@@ -21,6 +20,7 @@ use inflight_proptests::fds::{
 };
 use inflight_proptests::harness::{count_ops, run_property};
 use inflight_proptests::plan::{any_kind, case, message, CasePlan, Limits, MessagePlan};
+use inflight_testkit::FdKind;
 use nix::fcntl::OFlag;
 use nix::unistd::{lseek, Whence};
 use proptest::prelude::*;

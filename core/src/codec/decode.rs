@@ -4,8 +4,8 @@ use std::ops::Range;
 use std::os::fd::RawFd;
 
 use super::wire::{
-    cmsg_align, read_i32, read_len, Credentials, CMSG_ALIGNMENT, DATA_OFFSET, FD_SIZE, HEADER_SIZE,
-    LEVEL_OFFSET, TYPE_OFFSET,
+    cmsg_align, read_i32, read_len, Credentials, DATA_OFFSET, FD_SIZE, HEADER_SIZE, LEVEL_OFFSET,
+    TYPE_OFFSET,
 };
 #[cfg(linux_like)]
 use super::wire::{SCM_PIDFD, UCRED_SIZE};
@@ -16,11 +16,7 @@ use crate::error::{Error, ErrorKind};
 /// length comes separately.
 #[inline]
 pub fn decode(buf: &[u8]) -> Decoder<'_> {
-    Decoder {
-        buf,
-        off: 0,
-        done: false,
-    }
+    Decoder { buf, off: 0 }
 }
 
 /// Walks the first `min(claimed_len, buf.len())` bytes of `buf`: a claimed
@@ -36,8 +32,8 @@ pub fn decode_clamped(buf: &[u8], claimed_len: usize) -> Decoder<'_> {
 #[derive(Clone, Debug)]
 pub struct Decoder<'a> {
     buf: &'a [u8],
+    /// Where the next header starts; `usize::MAX` once the walk is over.
     off: usize,
-    done: bool,
 }
 
 impl<'a> Iterator for Decoder<'a> {
@@ -45,34 +41,33 @@ impl<'a> Iterator for Decoder<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
         let start = self.off;
-        let rest = self.buf.get(start..).unwrap_or_default();
+        let rest = self.buf.get(start..)?;
         if rest.len() < HEADER_SIZE {
-            self.done = true;
+            self.off = usize::MAX;
             return None;
         }
         let len = read_len(rest);
         if len < HEADER_SIZE {
-            self.done = true;
-            return Some(Err(Error::with_detail(
-                ErrorKind::MalformedControl,
-                format!("cmsg_len {len} at offset {start} is below the header size"),
-            )));
+            self.off = usize::MAX;
+            return Some(Err(malformed(len, start)));
         }
         let level = read_i32(rest, LEVEL_OFFSET).unwrap_or_default();
         let kind = read_i32(rest, TYPE_OFFSET).unwrap_or_default();
-        let (end, truncated) = match start.checked_add(len) {
-            Some(end) if end <= self.buf.len() => (end, false),
-            _ => (self.buf.len(), true),
+        // `len <= rest.len()` keeps `start + len` and the aligned next
+        // offset within the buffer's length, so neither can overflow.
+        let truncated = len > rest.len();
+        let end = if truncated {
+            self.buf.len()
+        } else {
+            start + len
+        };
+        self.off = if truncated {
+            usize::MAX
+        } else {
+            start + cmsg_align(len)
         };
         let data_start = (start + DATA_OFFSET).min(end);
-        match start.checked_add(cmsg_align(len.min(usize::MAX - CMSG_ALIGNMENT))) {
-            Some(next) if !truncated && next > start => self.off = next,
-            _ => self.done = true,
-        }
         Some(Ok(Cmsg {
             level,
             kind,
@@ -82,6 +77,17 @@ impl<'a> Iterator for Decoder<'a> {
             truncated,
         }))
     }
+}
+
+/// The error of a header whose `cmsg_len` is below the header size (kept
+/// out of line: a kernel never writes one).
+#[cold]
+#[inline(never)]
+fn malformed(len: usize, offset: usize) -> Error {
+    Error::with_detail(
+        ErrorKind::MalformedControl,
+        format!("cmsg_len {len} at offset {offset} is below the header size"),
+    )
 }
 
 impl std::iter::FusedIterator for Decoder<'_> {}
@@ -183,6 +189,12 @@ impl<'a> Rights<'a> {
     #[inline]
     pub fn trailing_bytes(&self) -> usize {
         self.data.len() % FD_SIZE
+    }
+
+    /// The bytes of the whole numbers (`4 * len()` bytes, native order).
+    #[inline]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        &self.data[..self.len() * FD_SIZE]
     }
 
     /// The numbers, in order.

@@ -4,8 +4,8 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use super::wire::{
-    cmsg_len, cmsg_space, len_bytes, DATA_OFFSET, FD_SIZE, HEADER_SIZE, LEN_FIELD, LEVEL_OFFSET,
-    SCM_MAX_FD, TYPE_OFFSET,
+    cmsg_len, cmsg_space, len_bytes, CMSG_ALIGNMENT, DATA_OFFSET, FD_SIZE, HEADER_SIZE, LEN_FIELD,
+    LEVEL_OFFSET, SCM_MAX_FD, TYPE_OFFSET,
 };
 #[cfg(linux_like)]
 use super::wire::{Credentials, UCRED_SIZE};
@@ -134,6 +134,47 @@ pub fn encode_uninit(
     buf: &mut [MaybeUninit<u8>],
 ) -> Result<usize, Error> {
     encode_into(msgs, buf)
+}
+
+/// Encodes the most common control data, one `SCM_RIGHTS` message for
+/// `fds`, into uninitialised memory: the same bytes as [`encode_uninit`]
+/// with `[ControlMessage::Rights(FdList::Borrowed(fds))]`, written without
+/// the general walk over a message list. Returns the bytes written (0 for
+/// no descriptors: no message at all).
+///
+/// # Errors
+///
+/// * [`ErrorKind::TooManyFds`]: more than [`SCM_MAX_FD`] descriptors.
+/// * [`ErrorKind::BufferTooSmall`]: `buf` is shorter than
+///   `cmsg_space(4 * fds.len())`.
+#[inline]
+pub fn encode_rights(fds: &[BorrowedFd<'_>], buf: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
+    if fds.is_empty() {
+        return Ok(0);
+    }
+    if fds.len() > SCM_MAX_FD {
+        return Err(Error::new(ErrorKind::TooManyFds));
+    }
+    let data_len = fds.len() * FD_SIZE;
+    let space = cmsg_space(data_len);
+    let Some(msg) = buf.get_mut(..space) else {
+        return Err(Error::new(ErrorKind::BufferTooSmall));
+    };
+    let (head, data) = msg.split_at_mut(DATA_OFFSET);
+    let mut header = [0u8; DATA_OFFSET];
+    header[..LEN_FIELD].copy_from_slice(&len_bytes(cmsg_len(data_len)));
+    header[LEVEL_OFFSET..LEVEL_OFFSET + 4].copy_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
+    header[TYPE_OFFSET..TYPE_OFFSET + 4].copy_from_slice(&libc::SCM_RIGHTS.to_ne_bytes());
+    head.put(0, &header);
+    let (numbers, padding) = data.split_at_mut(data_len);
+    for (slot, fd) in numbers.chunks_exact_mut(FD_SIZE).zip(fds) {
+        slot.put(0, &fd.as_raw_fd().to_ne_bytes());
+    }
+    // At most CMSG_ALIGNMENT - 1 bytes: a short loop, never a memset call.
+    for b in padding.iter_mut().take(CMSG_ALIGNMENT - 1) {
+        b.write(0);
+    }
+    Ok(space)
 }
 
 /// Where the encoder writes: initialised or uninitialised bytes. Both are

@@ -42,7 +42,7 @@ mod encode;
 mod wire;
 
 pub use decode::{decode, decode_clamped, Cmsg, Decoder, Message, Rights};
-pub use encode::{encode, encode_uninit, encoded_len, ControlMessage, FdList};
+pub use encode::{encode, encode_rights, encode_uninit, encoded_len, ControlMessage, FdList};
 #[cfg(linux_like)]
 pub use wire::UCRED_SIZE;
 pub use wire::{

@@ -5,14 +5,20 @@
 //! kernel returned into an [`OwnedFd`].
 
 use std::io::{self, IoSlice, IoSliceMut};
+
+use arrayvec::ArrayVec;
 use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::codec::{self, space_for, Credentials, Message};
-use crate::fdarray::{Closer, FdSink};
+pub(crate) use fdarray::BoundedVec;
+pub use fdarray::{CapacityError, FdArray, IntoIter};
+pub(crate) use sink::{Closer, FdSink};
 
+mod fdarray;
 #[cfg(linux_like)]
 mod mmsg;
+mod sink;
 #[cfg(test)]
 mod tests;
 
@@ -155,6 +161,7 @@ pub(crate) fn uninit_slice_bytes<const N: usize>(
 
 /// `sendmsg(2)` with the first `controllen` bytes of `control` (written by
 /// the encoder) and an optional address, retried on `EINTR`.
+#[inline]
 pub(crate) fn sendmsg(
     sock: BorrowedFd<'_>,
     iov: &[IoSlice<'_>],
@@ -199,6 +206,7 @@ pub(crate) struct RawRecv<'a> {
 /// The returned [`KernelControl`] owns every descriptor the kernel
 /// installed: claim them with [`KernelControl::claim`] (dropping it unclaimed
 /// closes them).
+#[inline]
 pub(crate) fn recvmsg<'c>(
     sock: BorrowedFd<'_>,
     iov: &mut [IoSliceMut<'_>],
@@ -246,7 +254,6 @@ pub(crate) fn recvmsg<'c>(
 /// owned by this value until [`claim`](KernelControl::claim)ed.
 pub(crate) struct KernelControl<'a> {
     buf: &'a [u8],
-    claimed: bool,
 }
 
 /// What a kernel-filled control buffer held, besides descriptors.
@@ -268,10 +275,7 @@ impl<'a> KernelControl<'a> {
         // `area` (clamped to its length above), `MaybeUninit<u8>` has `u8`'s
         // layout, and the result borrows `area` for its lifetime.
         let buf = unsafe { std::slice::from_raw_parts(area.as_ptr().cast::<u8>(), len) };
-        KernelControl {
-            buf,
-            claimed: false,
-        }
+        KernelControl { buf }
     }
 
     /// Walks every control message and hands the descriptors of every
@@ -279,28 +283,34 @@ impl<'a> KernelControl<'a> {
     /// `surplus`), and returns credentials and the pidfd. Descriptors in
     /// messages this crate does not know cannot exist (the kernel sends them
     /// only in `SCM_RIGHTS` and `SCM_PIDFD`); unknown messages are skipped.
-    #[inline]
     ///
     /// `cloexec` matters only where the kernel has no `MSG_CMSG_CLOEXEC`:
     /// the flag is then set right after arrival (not atomic against a
     /// concurrent fork + exec).
+    #[inline]
     pub(crate) fn claim<S: FdSink>(
-        mut self,
+        self,
         sink: &mut S,
         surplus: &mut Vec<OwnedFd>,
         cloexec: bool,
     ) -> Extras {
-        self.claimed = true;
+        let buf = self.buf;
+        // Claimed from here on: the drop below must not close them again.
+        std::mem::forget(self);
         let mut extras = Extras::default();
-        for cmsg in codec::decode(self.buf).flatten() {
+        let mut walk = codec::decode(buf);
+        // A kernel-filled buffer is well formed; a malformed header would
+        // end the walk (the decoder yields at most one error, then stops).
+        while let Some(Ok(cmsg)) = walk.next() {
             match cmsg.parse() {
                 Message::Rights(r) => {
-                    // SAFETY: `adopt`'s contract: the buffer was filled by a
-                    // successful recvmsg in this process (this type is only
-                    // built from one) and each message is claimed once
-                    // (`claimed` makes Drop skip the buffer).
-                    let fds = r.iter().map(|raw| unsafe { adopt(raw) });
-                    sink.extend(fds.inspect(|fd| set_cloexec(fd, cloexec)), surplus);
+                    set_cloexec(&r, cloexec);
+                    // SAFETY: `FdSink::claim`'s contract (that of `adopt`):
+                    // the buffer was filled by a successful recvmsg in this
+                    // process (this type is only built from one) and each
+                    // message is claimed once (`self` was forgotten above,
+                    // so its drop cannot claim them again).
+                    unsafe { sink.claim(r, surplus) };
                 }
                 Message::PidFd(raw) => {
                     // SAFETY: as above: a kernel-installed pidfd from a buffer
@@ -322,28 +332,84 @@ impl<'a> KernelControl<'a> {
 
 impl Drop for KernelControl<'_> {
     fn drop(&mut self) {
-        if !self.claimed {
-            let this = KernelControl {
-                buf: self.buf,
-                claimed: false,
-            };
-            // `claim` sets `claimed` on its copy, so this does not recurse;
-            // the closer sink keeps nothing (and never uses `surplus`).
-            drop(this.claim(&mut Closer, &mut Vec::new(), false));
-        }
+        // Unclaimed (an early return): close every descriptor. `claim`
+        // forgets its copy, so this does not recurse; the closer sink keeps
+        // nothing (and never uses `surplus`).
+        let this = KernelControl { buf: self.buf };
+        drop(this.claim(&mut Closer, &mut Vec::new(), false));
     }
 }
 
-/// Sets `FD_CLOEXEC` after arrival where the kernel cannot do it on
-/// receive (no `MSG_CMSG_CLOEXEC`); nothing to do elsewhere.
+/// Sets `FD_CLOEXEC` on the numbers of `rights` right after arrival where
+/// the kernel cannot do it on receive (no `MSG_CMSG_CLOEXEC`); nothing to
+/// do elsewhere.
 #[inline]
-fn set_cloexec(fd: &OwnedFd, on: bool) {
+fn set_cloexec(rights: &codec::Rights<'_>, on: bool) {
     #[cfg(not(linux_like))]
     if on {
-        let _ = set_fd_flags(std::os::fd::AsFd::as_fd(fd), libc::FD_CLOEXEC);
+        for raw in rights.iter().filter(|&fd| fd >= 0) {
+            // SAFETY: `borrow_raw` needs an open descriptor for the borrow's
+            // lifetime: the kernel just installed `raw` in this process and
+            // nothing closes it before the claim that follows.
+            let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+            let _ = set_fd_flags(fd, libc::FD_CLOEXEC);
+        }
     }
     #[cfg(linux_like)]
-    let _ = (fd, on);
+    let _ = (rights, on);
+}
+
+/// The numbers of owned descriptors, as plain integers.
+#[cfg(linux_like)]
+#[inline]
+fn raw_numbers(fds: &[OwnedFd]) -> &[RawFd] {
+    // SAFETY: `from_raw_parts` needs `len` valid values of the target type
+    // at an aligned pointer, borrowed no longer than the source: `OwnedFd`
+    // is `repr(transparent)` over a `RawFd`, so the slice's memory holds
+    // exactly `len` valid `RawFd`s, and the result borrows `fds`.
+    unsafe { std::slice::from_raw_parts(fds.as_ptr().cast::<RawFd>(), fds.len()) }
+}
+
+/// Closes every descriptor of `fds`: with one `close_range(2)` when their
+/// numbers are contiguous (as the kernel usually installs a message's
+/// descriptors), one `close` each otherwise or where `close_range` is
+/// missing. Leaves `fds` empty.
+#[inline]
+fn close_all<const N: usize>(fds: &mut ArrayVec<OwnedFd, N>) {
+    #[cfg(linux_like)]
+    if fds.len() >= 2 {
+        let nums = raw_numbers(fds);
+        // Owned descriptors have distinct numbers: ascending by one from the
+        // first means exactly the range [first, last]. Or-ed differences, no
+        // early exit, so that it vectorises.
+        let first = nums[0];
+        let off = nums
+            .iter()
+            .zip(first..)
+            .fold(0, |acc, (&fd, want)| acc | (fd ^ want));
+        if off == 0 {
+            let last = first + (nums.len() - 1) as RawFd;
+            // SAFETY: close_range(2) takes three integers and reads no
+            // memory. Every number in [first, last] is a descriptor `fds`
+            // owns (shown above), so closing them all closes nothing of
+            // anyone else's.
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    first as libc::c_uint,
+                    last as libc::c_uint,
+                    0,
+                )
+            };
+            if ret == 0 {
+                // SAFETY: `set_len(0)` needs `0 <= capacity`; the elements
+                // are forgotten, not dropped: close_range closed them.
+                unsafe { fds.set_len(0) };
+                return;
+            }
+        }
+    }
+    fds.clear();
 }
 
 /// `setsockopt(fd, SOL_SOCKET, opt, &int)`.

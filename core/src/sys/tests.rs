@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::codec::{encode, encode_uninit, ControlMessage, FdList};
-use std::os::fd::IntoRawFd;
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd};
 use std::sync::Mutex;
 
 /// Closed numbers are checked with F_GETFD: no other test thread may
@@ -48,10 +48,7 @@ fn claim_walks_every_message() {
     ];
     let mut buf = [0u8; 256];
     let bytes = encode(&msgs, &mut buf).unwrap();
-    let ctl = KernelControl {
-        buf: bytes,
-        claimed: false,
-    };
+    let ctl = KernelControl { buf: bytes };
     let mut got = crate::FdArray::<8>::new();
     let mut surplus = Vec::new();
     let extras = ctl.claim(&mut got, &mut surplus, true);
@@ -87,10 +84,7 @@ fn claim_hands_the_surplus_back() {
     ];
     let mut buf = [0u8; 128];
     let bytes = encode(&msgs, &mut buf).unwrap();
-    let ctl = KernelControl {
-        buf: bytes,
-        claimed: false,
-    };
+    let ctl = KernelControl { buf: bytes };
     let mut got = crate::FdArray::<3>::new();
     let mut surplus = Vec::new();
     ctl.claim(&mut got, &mut surplus, true);
@@ -110,10 +104,7 @@ fn unclaimed_control_closes_on_drop() {
     let mut buf = [0u8; 128];
     let bytes = encode(&msgs, &mut buf).unwrap();
     assert!(raw.iter().all(|&fd| is_open(fd)));
-    drop(KernelControl {
-        buf: bytes,
-        claimed: false,
-    });
+    drop(KernelControl { buf: bytes });
     assert!(raw.iter().all(|&fd| !is_open(fd)));
 }
 
@@ -147,6 +138,40 @@ fn encode_uninit_matches_encode() {
     std::mem::forget(got); // the numbers are not descriptors of ours
 }
 
+/// The rights-only encoder writes exactly what the general one writes for
+/// one `SCM_RIGHTS`, for every count up to the kernel's limit, and refuses
+/// what the general one refuses.
+#[test]
+fn encode_rights_matches_encode() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let fds = vec![null.as_fd(); codec::SCM_MAX_FD + 1];
+    let mut init = vec![0u8; codec::space_for(codec::SCM_MAX_FD + 1)];
+    for n in 0..=codec::SCM_MAX_FD {
+        let want = encode(
+            &[ControlMessage::Rights(FdList::Borrowed(&fds[..n]))],
+            &mut init,
+        )
+        .unwrap()
+        .to_vec();
+        let want = if n == 0 { Vec::new() } else { want };
+        let mut space = ControlBuffer::<{ codec::SCM_MAX_FD }>::new();
+        let area = space.as_uninit_mut();
+        for b in area.iter_mut() {
+            b.write(0x5A);
+        }
+        let len = codec::encode_rights(&fds[..n], area).unwrap();
+        let got = KernelControl::filled(area, len);
+        assert_eq!(got.buf, &want[..], "{n} descriptors");
+        std::mem::forget(got); // /dev/null's number, repeated: not ours to close
+    }
+    let mut space = ControlBuffer::<{ codec::SCM_MAX_FD }>::new();
+    let e = codec::encode_rights(&fds, space.as_uninit_mut()).unwrap_err();
+    assert_eq!(e.kind(), crate::ErrorKind::TooManyFds);
+    let e = codec::encode_rights(&fds[..2], &mut space.as_uninit_mut()[..16]).unwrap_err();
+    assert_eq!(e.kind(), crate::ErrorKind::BufferTooSmall);
+}
+
 #[test]
 fn control_buffer_is_aligned_and_sized() {
     fn check<const N: usize>() {
@@ -175,4 +200,43 @@ fn layout_matches_libc() {
         assert_eq!(codec::cmsg_len(n * 4), l, "CMSG_LEN({})", n * 4);
         assert_eq!(codec::cmsg_space(n * 4), s, "CMSG_SPACE({})", n * 4);
     }
+}
+
+/// A descriptor at exactly `num` (a duplicate of /dev/null), owned.
+fn at(num: RawFd) -> OwnedFd {
+    let null = std::fs::File::open("/dev/null").unwrap();
+    // SAFETY: F_DUPFD_CLOEXEC reads no memory; it returns a new descriptor
+    // at the lowest free number >= `num` (checked to be `num`).
+    let got = unsafe { libc::fcntl(null.as_raw_fd(), libc::F_DUPFD_CLOEXEC, num) };
+    assert_eq!(got, num, "number {num} must be free for the test");
+    // SAFETY: just created, owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(got) }
+}
+
+/// Dropping an `FdArray` closes its own descriptors and nothing else, both
+/// when they are contiguous (one close_range) and when someone else's
+/// descriptor sits between two of them.
+#[test]
+fn dropping_an_fd_array_closes_exactly_its_own() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (below, above) = (at(899), at(905));
+    let mut contiguous = crate::FdArray::<8>::new();
+    for n in [900, 901, 902, 903] {
+        contiguous.push(at(n)).unwrap();
+    }
+    drop(contiguous);
+    assert!((900..=903).all(|n| !is_open(n)), "contiguous run closed");
+    assert!(is_open(899) && is_open(905), "neighbours untouched");
+
+    let mut gapped = crate::FdArray::<8>::new();
+    gapped.push(at(900)).unwrap();
+    let between = at(901);
+    gapped.push(at(902)).unwrap();
+    drop(gapped);
+    assert!(!is_open(900) && !is_open(902), "its own closed");
+    assert!(
+        is_open(901),
+        "someone else's descriptor in the gap survives"
+    );
+    drop((below, above, between));
 }

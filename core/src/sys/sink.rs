@@ -1,0 +1,186 @@
+//! Where a receive puts the descriptors it claims: an [`FdArray`], a
+//! bounded `Vec`, or nowhere (closed at once). The numbers of an
+//! `SCM_RIGHTS` message are moved into the sink's storage in one copy,
+//! since `OwnedFd` is a transparent wrapper of the number.
+
+use std::mem::size_of;
+use std::os::fd::{OwnedFd, RawFd};
+
+use super::adopt;
+use super::fdarray::{BoundedVec, FdArray};
+use crate::codec::Rights;
+
+/// A destination for claimed descriptors.
+pub(crate) trait FdSink {
+    /// The most descriptors it takes.
+    fn capacity(&self) -> usize;
+
+    /// How many it holds.
+    fn count(&self) -> usize;
+
+    /// Takes ownership of every number in `rights`, in order: as many as
+    /// there is room for into the sink, the rest into `surplus`.
+    ///
+    /// # Safety
+    ///
+    /// Each number must be a descriptor that a successful receive of this
+    /// process installed, owned by nothing else, and `rights` must be
+    /// claimed only once (the contract of [`adopt`]).
+    unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>);
+
+    /// Moves every descriptor it holds to `out`, in order.
+    fn drain_into(&mut self, out: &mut Vec<OwnedFd>);
+}
+
+/// Whether every number can be an `OwnedFd` (the kernel never installs a
+/// negative one; `-1` would break `OwnedFd`'s niche).
+#[inline]
+fn all_valid(rights: &Rights<'_>) -> bool {
+    let bytes = rights.as_bytes();
+    // SAFETY: `align_to` needs the target type to accept every bit pattern
+    // of the source bytes: any four bytes are an `i32`. Misaligned ends
+    // come back in `head`/`tail` (none for kernel-written data, which sits
+    // at an aligned CMSG_DATA).
+    let (head, ints, tail) = unsafe { bytes.align_to::<i32>() };
+    if !head.is_empty() || !tail.is_empty() {
+        return rights.iter().all(|fd| fd >= 0);
+    }
+    // No early exit, so that it vectorises: the sign bits, or-ed.
+    ints.iter().fold(0, |acc, &fd| acc | fd) >= 0
+}
+
+/// Adopts the numbers of `rights` from index `from` on into `surplus`,
+/// skipping any that cannot be descriptors.
+///
+/// # Safety
+///
+/// As [`FdSink::claim`], for the numbers from `from` on.
+#[cold]
+unsafe fn rest_into(rights: &Rights<'_>, from: usize, surplus: &mut Vec<OwnedFd>) {
+    for raw in rights.iter().skip(from).filter(|&fd| fd >= 0) {
+        // SAFETY: the caller's contract, number by number.
+        surplus.push(unsafe { adopt(raw) });
+    }
+}
+
+/// Copies the first `n` numbers of `rights` to `dst`.
+///
+/// # Safety
+///
+/// `dst` must be valid for writes of `n` `OwnedFd`s, every one of the first
+/// `n` numbers must be non-negative (checked by [`all_valid`]) and owned as
+/// [`FdSink::claim`] requires; the caller then counts them as initialised.
+#[inline]
+unsafe fn copy_numbers(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) {
+    let bytes = rights.as_bytes();
+    debug_assert!(n * size_of::<RawFd>() <= bytes.len());
+    // SAFETY: `copy_nonoverlapping` needs `n * 4` readable bytes at the
+    // source (the first `n` whole numbers of `rights`, `n <= rights.len()`)
+    // and writable, non-overlapping bytes at `dst` (the caller's spare
+    // storage, never the control buffer). `OwnedFd` is
+    // `repr(transparent)` over a `RawFd` whose only invalid value, -1, the
+    // caller has ruled out; byte copies need no alignment.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.cast::<u8>(), n * size_of::<RawFd>());
+    }
+}
+
+impl<const N: usize> FdSink for FdArray<N> {
+    #[inline]
+    fn capacity(&self) -> usize {
+        N
+    }
+
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    #[inline]
+    unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>) {
+        let v = self.storage();
+        let have = v.len();
+        let take = rights.len().min(N - have);
+        if !all_valid(&rights) {
+            // SAFETY: the caller's contract; nothing was taken yet.
+            return unsafe { rest_into(&rights, 0, surplus) };
+        }
+        // SAFETY: the spare storage of `v` starts at index `have` and holds
+        // `N - have >= take` slots, every number is valid (checked above)
+        // and owned per the caller's contract; after the copy the first
+        // `have + take` slots are initialised, which `set_len` records
+        // (`have + take <= N`).
+        unsafe {
+            copy_numbers(&rights, v.as_mut_ptr().add(have), take);
+            v.set_len(have + take);
+        }
+        if take < rights.len() {
+            // SAFETY: the numbers from `take` on were not adopted above.
+            unsafe { rest_into(&rights, take, surplus) };
+        }
+    }
+
+    fn drain_into(&mut self, out: &mut Vec<OwnedFd>) {
+        FdArray::drain_into(self, out)
+    }
+}
+
+impl FdSink for BoundedVec {
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    #[inline]
+    fn count(&self) -> usize {
+        self.vec.len()
+    }
+
+    #[inline]
+    unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>) {
+        let have = self.vec.len();
+        let take = rights.len().min(self.cap.saturating_sub(have));
+        if !all_valid(&rights) {
+            // SAFETY: the caller's contract; nothing was taken yet.
+            return unsafe { rest_into(&rights, 0, surplus) };
+        }
+        self.vec.reserve(take);
+        // SAFETY: `reserve` made room for `take` more elements after `have`;
+        // every number is valid and owned (as for `FdArray`), and `set_len`
+        // records the `take` slots the copy initialised.
+        unsafe {
+            copy_numbers(&rights, self.vec.as_mut_ptr().add(have), take);
+            self.vec.set_len(have + take);
+        }
+        if take < rights.len() {
+            // SAFETY: the numbers from `take` on were not adopted above.
+            unsafe { rest_into(&rights, take, surplus) };
+        }
+    }
+
+    fn drain_into(&mut self, out: &mut Vec<OwnedFd>) {
+        out.append(&mut self.vec);
+    }
+}
+
+/// A sink that closes everything: for control data nobody claimed.
+pub(crate) struct Closer;
+
+impl FdSink for Closer {
+    fn capacity(&self) -> usize {
+        usize::MAX
+    }
+
+    fn count(&self) -> usize {
+        0
+    }
+
+    unsafe fn claim(&mut self, rights: Rights<'_>, _surplus: &mut Vec<OwnedFd>) {
+        for raw in rights.iter().filter(|&fd| fd >= 0) {
+            // SAFETY: the caller's contract; each one is closed at once.
+            drop(unsafe { adopt(raw) });
+        }
+    }
+
+    fn drain_into(&mut self, _out: &mut Vec<OwnedFd>) {}
+}
