@@ -55,8 +55,8 @@ impl<'a> SendOptions<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct RecvOptions {
     pub(crate) cloexec: bool,
-    peek: bool,
-    nonblocking: bool,
+    /// The `recvmsg` flags, kept up to date by the builder methods.
+    flags: libc::c_int,
 }
 
 impl Default for RecvOptions {
@@ -71,8 +71,7 @@ impl RecvOptions {
     pub const fn new() -> Self {
         RecvOptions {
             cloexec: true,
-            peek: false,
-            nonblocking: false,
+            flags: CMSG_CLOEXEC,
         }
     }
 
@@ -81,6 +80,7 @@ impl RecvOptions {
     /// across `exec`.
     pub const fn cloexec(mut self, on: bool) -> Self {
         self.cloexec = on;
+        self.flags = with_flag(self.flags, CMSG_CLOEXEC, on);
         self
     }
 
@@ -95,29 +95,27 @@ impl RecvOptions {
     /// Do not infer from a stream peek which bytes the descriptors came
     /// with.
     pub const fn peek(mut self, on: bool) -> Self {
-        self.peek = on;
+        self.flags = with_flag(self.flags, libc::MSG_PEEK, on);
         self
     }
 
     /// `MSG_DONTWAIT`: fail with `WouldBlock` instead of blocking.
     pub const fn nonblocking(mut self, on: bool) -> Self {
-        self.nonblocking = on;
+        self.flags = with_flag(self.flags, libc::MSG_DONTWAIT, on);
         self
     }
 
     #[inline]
     pub(crate) fn flags(&self) -> libc::c_int {
-        let mut f = 0;
-        if self.cloexec {
-            f |= CMSG_CLOEXEC;
-        }
-        if self.peek {
-            f |= libc::MSG_PEEK;
-        }
-        if self.nonblocking {
-            f |= libc::MSG_DONTWAIT;
-        }
-        f
+        self.flags
+    }
+}
+
+const fn with_flag(flags: libc::c_int, flag: libc::c_int, on: bool) -> libc::c_int {
+    if on {
+        flags | flag
+    } else {
+        flags & !flag
     }
 }
 

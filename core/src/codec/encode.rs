@@ -4,8 +4,8 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use super::wire::{
-    cmsg_len, cmsg_space, len_bytes, CMSG_ALIGNMENT, DATA_OFFSET, FD_SIZE, HEADER_SIZE, LEN_FIELD,
-    LEVEL_OFFSET, SCM_MAX_FD, TYPE_OFFSET,
+    cmsg_len, cmsg_space, len_bytes, DATA_OFFSET, FD_SIZE, HEADER_SIZE, LEN_FIELD, LEVEL_OFFSET,
+    SCM_MAX_FD, TYPE_OFFSET,
 };
 #[cfg(linux_like)]
 use super::wire::{Credentials, UCRED_SIZE};
@@ -165,14 +165,22 @@ pub fn encode_rights(fds: &[BorrowedFd<'_>], buf: &mut [MaybeUninit<u8>]) -> Res
     header[..LEN_FIELD].copy_from_slice(&len_bytes(cmsg_len(data_len)));
     header[LEVEL_OFFSET..LEVEL_OFFSET + 4].copy_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
     header[TYPE_OFFSET..TYPE_OFFSET + 4].copy_from_slice(&libc::SCM_RIGHTS.to_ne_bytes());
-    head.put(0, &header);
+    for (d, s) in head.iter_mut().zip(header) {
+        d.write(s);
+    }
     let (numbers, padding) = data.split_at_mut(data_len);
     for (slot, fd) in numbers.chunks_exact_mut(FD_SIZE).zip(fds) {
-        slot.put(0, &fd.as_raw_fd().to_ne_bytes());
+        for (d, s) in slot.iter_mut().zip(fd.as_raw_fd().to_ne_bytes()) {
+            d.write(s);
+        }
     }
-    // At most CMSG_ALIGNMENT - 1 bytes: a short loop, never a memset call.
-    for b in padding.iter_mut().take(CMSG_ALIGNMENT - 1) {
-        b.write(0);
+    // Numbers are 4 bytes and the alignment 4 or 8: the padding is 0 or 4
+    // bytes, written as one fixed-size store rather than a memset call.
+    debug_assert!(padding.is_empty() || padding.len() == FD_SIZE);
+    if let Some(pad) = padding.get_mut(..FD_SIZE) {
+        for d in pad {
+            d.write(0);
+        }
     }
     Ok(space)
 }
