@@ -158,7 +158,12 @@ impl FdSink for BoundedVec {
             // SAFETY: the caller's contract; nothing was taken yet.
             return unsafe { rest_into(&rights, 0, surplus) };
         }
-        self.vec.reserve(take);
+        if self.vec.capacity() == 0 {
+            // The usual case (a fresh Vec): one allocation of the right size.
+            self.vec = Vec::with_capacity(take);
+        } else {
+            self.vec.reserve(take);
+        }
         // SAFETY: `reserve` made room for `take` more elements after `have`;
         // every number is valid and owned (as for `FdArray`), and `set_len`
         // records the `take` slots the copy initialised.
