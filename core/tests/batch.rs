@@ -134,6 +134,7 @@ fn truncated_message_in_the_middle() {
 
             let third = msgs.next().unwrap().unwrap();
             assert_eq!(third.fds.len(), 2);
+            assert_same(b[0], third.fds.get(0).unwrap());
             assert_same(b[1], third.fds.get(1).unwrap());
             assert!(msgs.next().is_none());
         });
