@@ -21,16 +21,17 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use inflight::batch::{Message, RecvBatch, SendBatch};
 use inflight::SocketKind;
 use inflight_impls::Implementation;
+use inflight_testkit::{FdKind, Fixture};
 
-/// `k` descriptors to send: `/dev/null` opened `k` times.
-fn sources(k: usize) -> Vec<std::fs::File> {
+/// `k` descriptors to send: the test kit's `/dev/null` fixture, `k` times.
+fn sources(k: usize) -> Vec<Fixture> {
     (0..k)
-        .map(|_| std::fs::File::open("/dev/null").expect("open /dev/null"))
+        .map(|_| FdKind::DevNull.open().expect("open /dev/null"))
         .collect()
 }
 
-fn borrowed(files: &[std::fs::File]) -> Vec<BorrowedFd<'_>> {
-    files.iter().map(|f| f.as_fd()).collect()
+fn borrowed(files: &[Fixture]) -> Vec<BorrowedFd<'_>> {
+    files.iter().map(Fixture::as_fd).collect()
 }
 
 /// One round: send `fds` with `payload`, receive until all arrived, close

@@ -39,14 +39,18 @@ pub trait RoundTrip: Sized {
     fn recv(&mut self, rx: BorrowedFd<'_>, k: usize) -> usize;
 }
 
-/// An aligned control buffer for `MAX` descriptors, as a C program would
-/// put on its stack.
-#[repr(C, align(8))]
-struct Control([MaybeUninit<u8>; cmsg_space(MAX * size_of::<RawFd>())]);
+/// `CMSG_SPACE(4 * MAX)`, from libc (not from inflight's codec: the
+/// baseline owes inflight nothing).
+// SAFETY: CMSG_SPACE is arithmetic on its argument, evaluated at compile
+// time.
+const SPACE: usize = unsafe { libc::CMSG_SPACE((MAX * size_of::<RawFd>()) as u32) } as usize;
 
-const fn cmsg_space(len: usize) -> usize {
-    inflight::codec::cmsg_space(len)
-}
+/// An aligned control buffer for `MAX` descriptors, as a C program would
+/// put on its stack, uninitialised. (Not the test kit's `AlignedBuf`, which
+/// is on the heap and zeroed: an allocation and a `memset` the floor must
+/// not pay.)
+#[repr(C, align(8))]
+struct Control([MaybeUninit<u8>; SPACE]);
 
 fn check(ret: isize, what: &str) -> usize {
     assert!(ret >= 0, "{what}: {}", std::io::Error::last_os_error());
@@ -66,7 +70,7 @@ impl RoundTrip for RawLibc {
     }
 
     fn send(&mut self, tx: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) {
-        let mut control = Control([MaybeUninit::uninit(); cmsg_space(MAX * size_of::<RawFd>())]);
+        let mut control = Control([MaybeUninit::uninit(); SPACE]);
         let data_len = std::mem::size_of_val(fds);
         let mut iov = libc::iovec {
             iov_base: b"x".as_ptr() as *mut libc::c_void,
@@ -103,7 +107,7 @@ impl RoundTrip for RawLibc {
     }
 
     fn recv(&mut self, rx: BorrowedFd<'_>, k: usize) -> usize {
-        let mut control = Control([MaybeUninit::uninit(); cmsg_space(MAX * size_of::<RawFd>())]);
+        let mut control = Control([MaybeUninit::uninit(); SPACE]);
         let mut byte = 0u8;
         let mut iov = libc::iovec {
             iov_base: std::ptr::from_mut(&mut byte).cast(),

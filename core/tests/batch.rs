@@ -1,18 +1,18 @@
 //! The batch API (`sendmmsg`/`recvmmsg`): round trips, a truncated message
 //! in the middle of a batch, partial sends, checks before the system call,
-//! and no leaked descriptor on any path (every test is serialised and
-//! compares descriptor snapshots).
+//! and no leaked descriptor on any path (every test holds the test kit's
+//! lock and checks the descriptor table with its leak guard).
 
 #![cfg(target_os = "linux")]
 
 mod common;
 
 use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 
-use common::{assert_same, no_leak, serial};
+use common::{assert_same, cloexec, opened_by, serial};
 use inflight::batch::{Message, RecvBatch, SendBatch};
-use inflight::{inspect, socketpair, ErrorKind, RecvOptions, SocketKind};
+use inflight::{socketpair, ErrorKind, RecvOptions, SocketKind};
 
 fn files(n: usize) -> Vec<std::fs::File> {
     (0..n).map(|_| tempfile::tempfile().unwrap()).collect()
@@ -24,9 +24,9 @@ fn borrowed(files: &[std::fs::File]) -> Vec<BorrowedFd<'_>> {
 
 #[test]
 fn round_trip_every_kind() {
-    let _g = serial();
+    let s = serial();
     for kind in SocketKind::ALL {
-        no_leak(kind.name(), || {
+        s.check(kind.name(), || {
             let (tx, rx) = socketpair(kind).unwrap();
             let fs = files(16);
             let b = borrowed(&fs);
@@ -59,7 +59,7 @@ fn round_trip_every_kind() {
                 assert_eq!(arr.len(), 2);
                 for (j, fd) in arr.iter().enumerate() {
                     assert_same(b[2 * i + j], fd.as_fd());
-                    assert!(inspect::is_cloexec(fd.as_fd()).unwrap());
+                    assert!(cloexec(fd.as_fd()));
                 }
             }
         });
@@ -69,8 +69,8 @@ fn round_trip_every_kind() {
 /// The payloads land in their own buffers, in order.
 #[test]
 fn payloads_in_order() {
-    let _g = serial();
-    no_leak("payloads", || {
+    let s = serial();
+    s.check("payloads", || {
         let (tx, rx) = socketpair(SocketKind::SeqPacket).unwrap();
         let msgs = [
             Message::new(b"one", &[]),
@@ -98,9 +98,9 @@ fn payloads_in_order() {
 /// arrived in its error; the messages around it are intact; nothing leaks.
 #[test]
 fn truncated_message_in_the_middle() {
-    let _g = serial();
+    let s = serial();
     for kind in [SocketKind::SeqPacket, SocketKind::Datagram] {
-        no_leak(kind.name(), || {
+        s.check(kind.name(), || {
             let (tx, rx) = socketpair(kind).unwrap();
             let fs = files(40);
             let b = borrowed(&fs);
@@ -134,6 +134,7 @@ fn truncated_message_in_the_middle() {
 
             let third = msgs.next().unwrap().unwrap();
             assert_eq!(third.fds.len(), 2);
+            assert_same(b[0], third.fds.get(0).unwrap());
             assert_same(b[1], third.fds.get(1).unwrap());
             assert!(msgs.next().is_none());
         });
@@ -144,8 +145,8 @@ fn truncated_message_in_the_middle() {
 /// `PayloadTruncated` for that message, with its descriptors.
 #[test]
 fn payload_truncated_in_the_middle() {
-    let _g = serial();
-    no_leak("payload", || {
+    let s = serial();
+    s.check("payload", || {
         let (tx, rx) = socketpair(SocketKind::Datagram).unwrap();
         let fs = files(3);
         let b = borrowed(&fs);
@@ -176,9 +177,9 @@ fn payload_truncated_in_the_middle() {
 /// closes every descriptor that arrived.
 #[test]
 fn dropping_untaken_messages_closes_them() {
-    let _g = serial();
+    let s = serial();
     for take in 0..=3 {
-        no_leak(&format!("take {take}"), || {
+        s.check(&format!("take {take}"), || {
             let (tx, rx) = socketpair(SocketKind::SeqPacket).unwrap();
             let fs = files(3);
             let b = borrowed(&fs);
@@ -188,14 +189,14 @@ fn dropping_untaken_messages_closes_them() {
                 Message::new(b"3", &b[..3]),
             ];
             assert_eq!(SendBatch::<3, 3>::new().send(&tx, &msgs).unwrap(), 3);
-            let before = inspect::FdSnapshot::take().unwrap();
             let mut storage = [[0u8; 4]; 3];
             let mut bufs = storage.each_mut().map(|s| IoSliceMut::new(s));
             let mut rb = RecvBatch::<3, 3>::new();
-            let mut it = rb.recv(&rx, &mut bufs, &RecvOptions::new()).unwrap();
+            let (it, installed) =
+                opened_by(&s, || rb.recv(&rx, &mut bufs, &RecvOptions::new()).unwrap());
+            let mut it = it;
             // The kernel installed all six on receive.
-            let during = inspect::FdSnapshot::take().unwrap();
-            assert_eq!(during.leaked_since(&before).len(), 6);
+            assert_eq!(installed, 6);
             let taken: Vec<_> = it.by_ref().take(take).map(Result::unwrap).collect();
             assert_eq!(taken.len(), take);
             drop(it);
@@ -209,8 +210,8 @@ fn dropping_untaken_messages_closes_them() {
 /// descriptor.
 #[test]
 fn partial_sends() {
-    let _g = serial();
-    no_leak("partial", || {
+    let s = serial();
+    s.check("partial", || {
         let (tx, rx) = socketpair(SocketKind::Datagram).unwrap();
         let fs = files(1);
         let b = borrowed(&fs);
@@ -278,8 +279,8 @@ fn partial_sends() {
 /// fails.
 #[test]
 fn checks_before_sending() {
-    let _g = serial();
-    no_leak("checks", || {
+    let s = serial();
+    s.check("checks", || {
         let (tx, rx) = socketpair(SocketKind::Stream).unwrap();
         inflight::set_nonblocking(&rx, true).unwrap();
         let fs = files(3);
@@ -308,8 +309,8 @@ fn checks_before_sending() {
 
 #[test]
 fn peek_is_refused_and_empty_socket_would_block() {
-    let _g = serial();
-    no_leak("peek", || {
+    let s = serial();
+    s.check("peek", || {
         let (_tx, rx) = socketpair(SocketKind::SeqPacket).unwrap();
         let mut storage = [[0u8; 4]; 2];
         let mut bufs = storage.each_mut().map(|s| IoSliceMut::new(s));
@@ -330,8 +331,8 @@ fn peek_is_refused_and_empty_socket_would_block() {
 /// `cloexec(false)` reaches every message of the batch.
 #[test]
 fn cloexec_off_for_the_whole_batch() {
-    let _g = serial();
-    no_leak("cloexec", || {
+    let s = serial();
+    s.check("cloexec", || {
         let (tx, rx) = socketpair(SocketKind::SeqPacket).unwrap();
         let fs = files(2);
         let b = borrowed(&fs);
@@ -347,8 +348,9 @@ fn cloexec_off_for_the_whole_batch() {
         {
             let m = m.unwrap();
             let fd = m.fds.get(0).unwrap();
-            assert!(!inspect::is_cloexec(fd).unwrap());
-            assert_ne!(fd.as_raw_fd(), b[n].as_raw_fd());
+            assert!(!cloexec(fd));
+            // Message n carries the descriptor sent with message n.
+            assert_same(b[n], fd);
             n += 1;
         }
         assert_eq!(n, 2);

@@ -6,12 +6,12 @@ use inflight::codec::{
     Message, DATA_OFFSET, HEADER_SIZE,
 };
 use inflight::{Credentials, ErrorKind};
+use inflight_testkit::cmsg::{self, Cmsg};
 
+/// A header alone claiming `cmsg_len = len`, from the test kit's builder.
 fn header(len: usize, level: i32, kind: i32) -> Vec<u8> {
-    let mut h = vec![0u8; HEADER_SIZE];
-    h[..8].copy_from_slice(&len.to_ne_bytes());
-    h[8..12].copy_from_slice(&level.to_ne_bytes());
-    h[12..16].copy_from_slice(&kind.to_ne_bytes());
+    let h = Cmsg::raw(level, kind, &[]).with_len(len).to_bytes();
+    assert_eq!(h.len(), HEADER_SIZE);
     h
 }
 
@@ -35,6 +35,14 @@ fn round_trip_of_every_message_kind() {
     let mut buf = vec![0u8; 256];
     let bytes = encode(&msgs, &mut buf).unwrap().to_vec();
     assert_eq!(bytes.len(), encoded_len(&msgs));
+    // Byte for byte what the test kit's independent builder writes.
+    let expected = cmsg::concat(&[
+        Cmsg::rights(&[3, 4, 5]),
+        Cmsg::credentials(42, 1000, 100),
+        Cmsg::raw(7, 9, b"abcde"),
+        Cmsg::rights(&[]),
+    ]);
+    assert_eq!(bytes, expected);
     assert_eq!(
         bytes.len(),
         cmsg_space(12) + cmsg_space(12) + cmsg_space(5) + cmsg_space(0)

@@ -1,29 +1,47 @@
 //! Credentials: SO_PEERCRED, SO_PASSCRED / SCM_CREDENTIALS beside rights,
-//! SO_PASSPIDFD / SCM_PIDFD (skipped with a reason where the kernel lacks
-//! it).
+//! SO_PASSPIDFD / SCM_PIDFD and SO_PASSRIGHTS. Whether the kernel has the
+//! last two is asked with the test kit's raw setsockopt probe (only
+//! ENOPROTOOPT means missing, reported `skipped:`), never through inflight:
+//! where the kernel has them, inflight's functions must work.
 
 mod common;
 
 use std::io::{IoSlice, Read};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use common::*;
 use inflight::{Credentials, ErrorKind, SendOptions, SocketKind};
+use inflight_testkit::probe::{self, Support};
+
+/// This process's credentials as `SCM_CREDENTIALS` carries them (pid, real
+/// uid and gid), from the test kit rather than from inflight.
+fn own() -> Credentials {
+    let (pid, uid, gid) = inflight_testkit::cmsg::own_ids();
+    Credentials { pid, uid, gid }
+}
+
+#[test]
+fn current_credentials_are_our_own() {
+    assert_eq!(Credentials::current(), own());
+}
 
 #[test]
 fn peer_credentials_are_our_own_on_a_socketpair() {
     let _g = serial();
     let (a, _b) = inflight::socketpair(SocketKind::Stream).unwrap();
+    // SO_PEERCRED holds the effective ids of the peer at socketpair time.
+    // SAFETY: getpid, geteuid and getegid take no arguments, cannot fail.
+    let (pid, uid, gid) = unsafe { (libc::getpid(), libc::geteuid(), libc::getegid()) };
     assert_eq!(
         inflight::peer_credentials(&a).unwrap(),
-        Credentials::current()
+        Credentials { pid, uid, gid }
     );
 }
 
 #[test]
 fn credentials_beside_rights_push_nothing_out() {
-    let _g = serial();
-    no_leak("creds", || {
+    let s = serial();
+    s.check("creds", || {
         for kind in SocketKind::ALL {
             let (a, b) = inflight::socketpair(kind).unwrap();
             inflight::set_pass_credentials(&b, true).unwrap();
@@ -34,11 +52,11 @@ fn credentials_beside_rights_push_nothing_out() {
             inflight::send_with(&a, &[IoSlice::new(b"cr")], &fds, &opts).unwrap();
             let got = inflight::recv_fds::<4>(&b, &mut [0u8; 2]).unwrap();
             assert_eq!(got.fds.len(), 4, "{kind}");
-            assert_eq!(got.credentials, Some(Credentials::current()), "{kind}");
+            assert_eq!(got.credentials, Some(own()), "{kind}");
             // Without explicit credentials the kernel attaches the sender's.
             inflight::send_fds(&a, b"x", &fds[..1]).unwrap();
             let got = inflight::recv_fds::<1>(&b, &mut [0u8; 2]).unwrap();
-            assert_eq!(got.credentials, Some(Credentials::current()), "{kind}");
+            assert_eq!(got.credentials, Some(own()), "{kind}");
             assert_eq!(got.fds.len(), 1);
         }
     });
@@ -62,7 +80,8 @@ fn credentials_off_means_none_received() {
 #[test]
 fn forged_credentials_are_refused_by_the_kernel_without_privilege() {
     let _g = serial();
-    let (a, _b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+    let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+    inflight::set_pass_credentials(&b, true).unwrap();
     let mut forged = Credentials::current();
     forged.pid = if forged.pid == 1 { 2 } else { 1 };
     let res = inflight::send_with(
@@ -71,10 +90,16 @@ fn forged_credentials_are_refused_by_the_kernel_without_privilege() {
         &[],
         &SendOptions::new().credentials(forged),
     );
-    // Root (CAP_SYS_ADMIN) may claim any pid; others get EPERM.
-    let admin = nix::unistd::geteuid().is_root();
+    // CAP_SYS_ADMIN may claim any existing pid; others get EPERM.
     match res {
-        Ok(_) => assert!(admin, "an unprivileged forged pid must be refused"),
+        Ok(_) => {
+            let got = inflight::recv_fds::<0>(&b, &mut [0u8; 1]).unwrap();
+            assert_eq!(
+                got.credentials,
+                Some(forged),
+                "accepted, so the claimed pid arrives as claimed (privileged sender)"
+            );
+        }
         Err(e) => assert_eq!(
             e.io_error().and_then(|e| e.raw_os_error()),
             Some(libc::EPERM),
@@ -91,19 +116,23 @@ fn forged_credentials_are_refused_by_the_kernel_without_privilege() {
     )
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidControl);
+    assert!(e.io_error().is_none(), "refused before the system call");
 }
 
 #[test]
 fn pidfd_arrives_beside_rights_where_supported() {
-    let _g = serial();
-    if !inflight::pidfd_supported() {
-        println!("skipped: SO_PASSPIDFD is not supported by this kernel (needs Linux 6.5)");
+    let s = serial();
+    if let Support::Missing(why) = probe::socket_option(probe::SO_PASSPIDFD).unwrap() {
+        probe::skipped(&format!("SO_PASSPIDFD (Linux 6.5): {why}"));
+        // inflight agrees, with a typed error.
+        assert!(!inflight::pidfd_supported());
         let (a, _b) = inflight::socketpair(SocketKind::Stream).unwrap();
         let e = inflight::set_pass_pidfd(&a, true).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported, "typed unsupported error");
         return;
     }
-    no_leak("pidfd", || {
+    assert!(inflight::pidfd_supported(), "the kernel has SO_PASSPIDFD");
+    s.check("pidfd", || {
         for kind in SocketKind::ALL {
             let (a, b) = inflight::socketpair(kind).unwrap();
             inflight::set_pass_pidfd(&b, true).unwrap();
@@ -117,29 +146,64 @@ fn pidfd_arrives_beside_rights_where_supported() {
                 3,
                 "{kind}: the pidfd pushed no descriptor out"
             );
-            assert!(got.credentials.is_some(), "{kind}");
+            assert_eq!(got.credentials, Some(own()), "{kind}");
+            for fd in got.fds.iter() {
+                assert_same(fd.as_fd(), f.as_fd());
+            }
             let pidfd = got.pidfd.expect("SCM_PIDFD");
-            let mut info = String::new();
-            std::fs::File::open(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))
-                .unwrap()
-                .read_to_string(&mut info)
-                .unwrap();
-            let pid_line = info
-                .lines()
-                .find(|l| l.starts_with("Pid:"))
-                .expect("pidfd fdinfo has Pid");
-            assert_eq!(
-                pid_line.split_whitespace().nth(1).unwrap(),
-                std::process::id().to_string(),
-                "{kind}"
-            );
+            assert_eq!(pidfd_pid(pidfd.as_fd()), std::process::id(), "{kind}");
         }
         let (a, _b) = inflight::socketpair(SocketKind::Stream).unwrap();
         let p = inflight::peer_pidfd(&a).unwrap();
-        assert!(
-            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", p.as_raw_fd()))
-                .unwrap()
-                .contains("Pid:")
-        );
+        assert_eq!(pidfd_pid(p.as_fd()), std::process::id(), "SO_PEERPIDFD");
+    });
+}
+
+/// The pid a pidfd refers to, from its `/proc/self/fdinfo` `Pid:` line.
+fn pidfd_pid(fd: BorrowedFd<'_>) -> u32 {
+    let mut info = String::new();
+    std::fs::File::open(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
+        .unwrap()
+        .read_to_string(&mut info)
+        .unwrap();
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("Pid:"))
+        .unwrap_or_else(|| panic!("not a pidfd: {info}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// With `SO_PASSRIGHTS` off the receiver refuses descriptors (the send
+/// fails, nothing is queued) but not payload; back on, they arrive.
+#[test]
+fn pass_rights_off_refuses_descriptors_where_supported() {
+    let s = serial();
+    if let Support::Missing(why) = probe::socket_option(probe::SO_PASSRIGHTS).unwrap() {
+        probe::skipped(&format!("SO_PASSRIGHTS (Linux 6.16): {why}"));
+        let (a, _b) = inflight::socketpair(SocketKind::Stream).unwrap();
+        let e = inflight::set_pass_rights(&a, false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "typed unsupported error");
+        return;
+    }
+    s.check("SO_PASSRIGHTS", || {
+        for kind in SocketKind::ALL {
+            let (a, b) = inflight::socketpair(kind).unwrap();
+            let f = file_with(b"r", 0);
+            inflight::set_pass_rights(&b, false).unwrap();
+            let e = inflight::send_fds(&a, b"r", &[f.as_fd()]).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Io, "{kind}: {e}");
+            inflight::send_fds(&a, b"plain", &[]).unwrap();
+            let got = inflight::recv_fds::<1>(&b, &mut [0u8; 8]).unwrap();
+            assert_eq!(
+                (got.bytes, got.fds.len()),
+                (5, 0),
+                "{kind}: only the payload"
+            );
+            inflight::set_pass_rights(&b, true).unwrap();
+            inflight::send_fds(&a, b"r", &[f.as_fd()]).unwrap();
+            let got = inflight::recv_fds::<1>(&b, &mut [0u8; 8]).unwrap();
+            assert_eq!(got.fds.len(), 1, "{kind}: back on");
+            assert_same(got.fds.get(0).unwrap(), f.as_fd());
+        }
     });
 }

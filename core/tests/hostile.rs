@@ -8,68 +8,57 @@ mod common;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use common::*;
-use inflight::codec::{cmsg_len, ControlMessage, FdList};
-use inflight::inspect::FdSnapshot;
 use inflight::{Credentials, ErrorKind, SocketKind};
-
-fn fd_bytes(fds: &[RawFd], extra: usize) -> Vec<u8> {
-    let mut v: Vec<u8> = fds.iter().flat_map(|f| f.to_ne_bytes()).collect();
-    v.extend(std::iter::repeat_n(0xAB, extra));
-    v
-}
+use inflight_testkit::cmsg::{self, Cmsg};
+use inflight_testkit::raw;
 
 #[test]
 fn several_rights_messages_credentials_and_odd_lengths() {
-    let _g = serial();
+    let s = serial();
     let files: Vec<_> = (0..6u8).map(|i| file_with(&[i], 0)).collect();
-    let raw: Vec<RawFd> = files.iter().map(|f| f.as_raw_fd()).collect();
+    let fds: Vec<RawFd> = files.iter().map(|f| f.as_raw_fd()).collect();
+    let (pid, uid, gid) = cmsg::own_ids();
     for kind in SocketKind::ALL {
-        no_leak(kind.name(), || {
+        s.check(kind.name(), || {
             let (a, b) = inflight::socketpair(kind).unwrap();
             inflight::set_pass_credentials(&b, true).unwrap();
-            let odd = fd_bytes(&raw[4..6], 3); // two numbers and 3 stray bytes
-            let msgs = [
-                ControlMessage::Rights(FdList::Raw(&raw[0..2])),
-                ControlMessage::Credentials(Credentials::current()),
-                ControlMessage::Other {
-                    level: 0x1234,
-                    kind: 7,
-                    data: b"ignored level",
-                },
-                ControlMessage::Rights(FdList::Raw(&raw[2..4])),
-                ControlMessage::Other {
-                    level: libc::SOL_SOCKET,
-                    kind: libc::SCM_RIGHTS,
-                    data: &odd,
-                },
-            ];
-            raw_send(a.as_fd(), b"hostile", &msgs).expect("the kernel accepts this");
+            // Two numbers and 3 stray bytes.
+            let mut odd = Cmsg::rights(&fds[4..6]);
+            odd.data.extend([0xAB; 3]);
+            let control = cmsg::concat(&[
+                Cmsg::rights(&fds[0..2]),
+                Cmsg::credentials(pid, uid, gid),
+                Cmsg::raw(0x1234, 7, b"ignored level"),
+                Cmsg::rights(&fds[2..4]),
+                odd,
+            ]);
+            raw::sendmsg(a.as_fd(), b"hostile", &control, 0).expect("the kernel accepts this");
             let got = inflight::recv_fds::<8>(&b, &mut [0u8; 16]).unwrap();
             assert_eq!(got.bytes, 7);
             assert_eq!(got.fds.len(), 6, "{kind}: every SCM_RIGHTS counted");
             for (fd, f) in got.fds.iter().zip(&files) {
                 assert_same(fd.as_fd(), f.as_fd());
             }
-            assert_eq!(got.credentials, Some(Credentials::current()));
+            assert_eq!(got.credentials, Some(Credentials { pid, uid, gid }));
         });
     }
 }
 
 #[test]
 fn garbage_lengths_are_refused_by_the_kernel_and_queue_nothing() {
-    let _g = serial();
+    let s = serial();
     let f = file_with(b"g", 0);
-    let fd = f.as_raw_fd().to_ne_bytes();
-    let hdr = inflight::codec::HEADER_SIZE;
-    for bad_len in [0usize, 1, hdr - 1, cmsg_len(4) + 64, usize::MAX] {
-        no_leak("garbage", || {
+    for bad_len in [
+        0usize,
+        1,
+        cmsg::HEADER_LEN - 1,
+        cmsg::len(4) + 64,
+        usize::MAX,
+    ] {
+        s.check(&format!("cmsg_len {bad_len}"), || {
             let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
-            let mut buf = vec![0u8; inflight::codec::cmsg_space(4)];
-            buf[..8].copy_from_slice(&bad_len.to_ne_bytes());
-            buf[8..12].copy_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
-            buf[12..16].copy_from_slice(&libc::SCM_RIGHTS.to_ne_bytes());
-            buf[16..20].copy_from_slice(&fd);
-            let res = raw_send_bytes(a.as_fd(), b"g", &buf);
+            let control = Cmsg::rights(&[f.as_raw_fd()]).with_len(bad_len).to_bytes();
+            let res = raw::sendmsg(a.as_fd(), b"g", &control, 0);
             let queued = inflight::recv_with::<4>(
                 &b,
                 &mut [std::io::IoSliceMut::new(&mut [0u8; 4])],
@@ -97,23 +86,22 @@ fn garbage_lengths_are_refused_by_the_kernel_and_queue_nothing() {
 
 #[test]
 fn hostile_flood_over_capacity_is_reported_and_closed() {
-    let _g = serial();
+    let s = serial();
     let f = std::fs::File::open("/dev/null").unwrap();
-    let raw = vec![f.as_raw_fd(); 100];
+    let fds = vec![f.as_raw_fd(); 100];
     let (a, b) = inflight::socketpair(SocketKind::Datagram).unwrap();
-    let msgs = [
-        ControlMessage::Rights(FdList::Raw(&raw[..50])),
-        ControlMessage::Rights(FdList::Raw(&raw[50..])),
-    ];
-    raw_send(a.as_fd(), b"flood", &msgs).unwrap();
-    let before = FdSnapshot::take().unwrap();
-    let e = inflight::recv_fds::<2>(&b, &mut [0u8; 8]).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::ControlBufferFull);
-    assert!(
-        e.fds().len() >= 2 && e.fds().len() < 100,
-        "kernel truncated: {}",
-        e.fds().len()
-    );
-    drop(e);
-    assert!(FdSnapshot::take().unwrap().leaked_since(&before).is_empty());
+    let control = cmsg::concat(&[Cmsg::rights(&fds[..50]), Cmsg::rights(&fds[50..])]);
+    raw::sendmsg(a.as_fd(), b"flood", &control, 0).unwrap();
+    s.check("flood", || {
+        let e = inflight::recv_fds::<2>(&b, &mut [0u8; 8]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ControlBufferFull);
+        assert!(
+            e.fds().len() >= 2 && e.fds().len() < 100,
+            "kernel truncated: {}",
+            e.fds().len()
+        );
+        for fd in e.fds() {
+            assert_same(fd.as_fd(), f.as_fd());
+        }
+    });
 }

@@ -20,8 +20,8 @@ fn rt() -> tokio::runtime::Runtime {
 
 #[test]
 fn stream_receive_waits_for_the_send() {
-    let _g = serial();
-    no_leak("tokio stream", || {
+    let s = serial();
+    s.check("tokio stream", || {
         rt().block_on(async {
             let (a, b) = tokio::net::UnixStream::pair().unwrap();
             let f = file_with(b"async", 0);
@@ -48,8 +48,8 @@ fn stream_receive_waits_for_the_send() {
 
 #[test]
 fn datagram_and_seqpacket_through_asyncfd() {
-    let _g = serial();
-    no_leak("tokio dgram/seqpacket", || {
+    let s = serial();
+    s.check("tokio dgram/seqpacket", || {
         rt().block_on(async {
             let (a, b) = tokio::net::UnixDatagram::pair().unwrap();
             let f = file_with(b"d", 0);
@@ -60,6 +60,9 @@ fn datagram_and_seqpacket_through_asyncfd() {
                 .await
                 .unwrap();
             assert_eq!(got.fds.len(), 2);
+            for fd in &got.fds {
+                assert_same(fd.as_fd(), f.as_fd());
+            }
 
             let (x, y) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
             inflight::set_nonblocking(&x, true).unwrap();
@@ -91,8 +94,8 @@ fn datagram_and_seqpacket_through_asyncfd() {
 
 #[test]
 fn cancelled_receive_consumes_nothing() {
-    let _g = serial();
-    no_leak("tokio cancel", || {
+    let s = serial();
+    s.check("tokio cancel", || {
         rt().block_on(async {
             let (a, b) = tokio::net::UnixStream::pair().unwrap();
             let mut buf = [0u8; 4];
@@ -118,32 +121,49 @@ fn cancelled_receive_consumes_nothing() {
 
 #[test]
 fn async_send_on_a_full_socket_waits_instead_of_failing() {
-    let _g = serial();
-    rt().block_on(async {
-        let (a, b) = tokio::net::UnixStream::pair().unwrap();
-        let chunk = vec![7u8; 1 << 16];
-        // Fill the buffer until a send would block.
-        loop {
-            match inflight::send_fds(&a, &chunk, &[]) {
-                Ok(_) => continue,
-                Err(e) if e.is_would_block() => break,
-                Err(e) => panic!("{e}"),
+    let s = serial();
+    s.check("tokio full socket", || {
+        rt().block_on(async {
+            let (a, b) = tokio::net::UnixStream::pair().unwrap();
+            let chunk = vec![7u8; 1 << 16];
+            // Fill the buffer until a send would block.
+            loop {
+                match inflight::send_fds(&a, &chunk, &[]) {
+                    Ok(_) => continue,
+                    Err(e) if e.is_would_block() => break,
+                    Err(e) => panic!("{e}"),
+                }
             }
-        }
-        let drain = async {
-            tokio::time::sleep(Duration::from_millis(20)).await;
             let mut sink = vec![0u8; 1 << 20];
-            let mut total = 0;
-            while total < 1 << 16 {
-                let got = inflight::tokio::recv_fds::<0, _>(&b, &mut sink)
+            let drain = async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let mut total = 0;
+                while total < 1 << 16 {
+                    let got = inflight::tokio::recv_fds::<0, _>(&b, &mut sink)
+                        .await
+                        .unwrap();
+                    total += got.bytes;
+                }
+            };
+            let f = file_with(b"w", 0);
+            let fds = [f.as_fd()];
+            let (sent, ()) = tokio::join!(inflight::tokio::send_fds(&a, b"x", &fds), drain);
+            assert_eq!(sent.unwrap(), 1);
+            // The rest of the data, then the byte that carried the
+            // descriptor (a barrier: never merged with what follows).
+            loop {
+                let got = inflight::tokio::recv_fds::<1, _>(&b, &mut sink)
                     .await
                     .unwrap();
-                total += got.bytes;
+                assert!(got.bytes > 0, "end of stream before the descriptor");
+                if sink[got.bytes - 1] == b'x' {
+                    let fd = got.fds.get(0).expect("the descriptor rides with its byte");
+                    assert_same(fd, f.as_fd());
+                    break;
+                }
+                assert_eq!(got.fds.len(), 0);
+                assert!(sink[..got.bytes].iter().all(|&c| c == 7));
             }
-        };
-        let f = file_with(b"w", 0);
-        let fds = [f.as_fd()];
-        let (sent, ()) = tokio::join!(inflight::tokio::send_fds(&a, b"x", &fds), drain);
-        assert_eq!(sent.unwrap(), 1);
+        });
     });
 }

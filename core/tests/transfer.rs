@@ -1,5 +1,6 @@
 //! Sending and receiving: each behaviour of the crate root API, with leak
-//! checks. Every test takes the serial lock (see `common::serial`).
+//! checks. Every test takes the test kit's lock (`serial`) and checks the
+//! descriptor table with its leak guard.
 
 mod common;
 
@@ -8,14 +9,13 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener, UnixStream};
 
 use common::*;
-use inflight::inspect::{self, FdSnapshot};
 use inflight::{ErrorKind, RecvOptions, SendOptions, SocketKind};
 
 #[test]
 fn every_kind_delivers_same_description_in_order() {
-    let _g = serial();
+    let s = serial();
     for kind in SocketKind::ALL {
-        no_leak(kind.name(), || {
+        s.check(kind.name(), || {
             let (a, b) = inflight::socketpair(kind).unwrap();
             let files: Vec<_> = (0..5u8).map(|i| file_with(&[i; 3], 0)).collect();
             let sent = inflight::send_fds(&a, b"payload", &borrow_all(&files)).unwrap();
@@ -34,8 +34,8 @@ fn every_kind_delivers_same_description_in_order() {
 
 #[test]
 fn duplicates_arrive_as_distinct_descriptors_of_one_file() {
-    let _g = serial();
-    no_leak("duplicates", || {
+    let s = serial();
+    s.check("duplicates", || {
         let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
         let f = file_with(b"x", 0);
         let g = file_with(b"y", 0);
@@ -49,22 +49,19 @@ fn duplicates_arrive_as_distinct_descriptors_of_one_file() {
         assert_same(fds[1].as_fd(), g.as_fd());
         assert_same(fds[2].as_fd(), f.as_fd());
         assert_same(fds[3].as_fd(), f.as_fd());
-        assert_eq!(
-            inspect::same_file(fds[0].as_fd(), fds[1].as_fd()),
-            inspect::Sameness::Different
-        );
+        assert_different(fds[0].as_fd(), fds[1].as_fd());
     });
 }
 
 #[test]
 fn offset_and_status_flags_shared_cloexec_not() {
-    let _g = serial();
-    no_leak("sharing", || {
+    let s = serial();
+    s.check("sharing", || {
         let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
         let f = file_with(b"0123456789", 2);
         // The sender's descriptor is close-on-exec (std opens so); receive
         // without MSG_CMSG_CLOEXEC: the flag must not travel.
-        assert!(inspect::is_cloexec(f.as_fd()).unwrap());
+        assert!(cloexec(f.as_fd()));
         inflight::send_fds(&a, b"s", &[f.as_fd()]).unwrap();
         let got = inflight::recv_with::<1>(
             &b,
@@ -73,20 +70,17 @@ fn offset_and_status_flags_shared_cloexec_not() {
         )
         .unwrap();
         let r = got.fds.get(0).unwrap();
-        assert!(
-            !inspect::is_cloexec(r).unwrap(),
-            "FD_CLOEXEC is per descriptor"
-        );
-        assert_eq!(inspect::fdinfo(r).unwrap().pos, 2, "offset arrives");
+        assert!(!cloexec(r), "FD_CLOEXEC is per descriptor");
+        assert_eq!(offset(r), 2, "offset arrives");
         // Moving the offset through one moves the other.
         nix::unistd::lseek(r, 7, nix::unistd::Whence::SeekSet).unwrap();
-        assert_eq!(inspect::fdinfo(f.as_fd()).unwrap().pos, 7);
+        assert_eq!(offset(f.as_fd()), 7);
         (&f).write_all(b"ab").unwrap();
-        assert_eq!(inspect::fdinfo(r).unwrap().pos, 9);
+        assert_eq!(offset(r), 9);
         // Status flags belong to the description.
         use nix::fcntl::{fcntl, FcntlArg, OFlag};
         fcntl(r, FcntlArg::F_SETFL(OFlag::O_APPEND | OFlag::O_NONBLOCK)).unwrap();
-        let fl = inspect::status_flags(f.as_fd()).unwrap();
+        let fl = status_flags(f.as_fd());
         assert_ne!(fl & libc::O_APPEND, 0);
         assert_ne!(fl & libc::O_NONBLOCK, 0);
     });
@@ -94,29 +88,28 @@ fn offset_and_status_flags_shared_cloexec_not() {
 
 #[test]
 fn received_descriptors_are_cloexec_by_default() {
-    let _g = serial();
-    let (a, b) = inflight::socketpair(SocketKind::Datagram).unwrap();
-    let (r, w) = pipe();
-    nix::fcntl::fcntl(
-        r.as_fd(),
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-    )
-    .unwrap();
-    assert!(!inspect::is_cloexec(r.as_fd()).unwrap());
-    inflight::send_fds(&a, b"c", &[r.as_fd(), w.as_fd()]).unwrap();
-    let got = inflight::recv_fds::<2>(&b, &mut [0u8; 1]).unwrap();
-    for fd in got.fds.iter() {
-        assert!(
-            inspect::is_cloexec(fd.as_fd()).unwrap(),
-            "MSG_CMSG_CLOEXEC by default"
-        );
-    }
+    let s = serial();
+    s.check("cloexec", || {
+        let (a, b) = inflight::socketpair(SocketKind::Datagram).unwrap();
+        let (r, w) = pipe();
+        nix::fcntl::fcntl(
+            r.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .unwrap();
+        assert!(!cloexec(r.as_fd()));
+        inflight::send_fds(&a, b"c", &[r.as_fd(), w.as_fd()]).unwrap();
+        let got = inflight::recv_fds::<2>(&b, &mut [0u8; 1]).unwrap();
+        for fd in got.fds.iter() {
+            assert!(cloexec(fd.as_fd()), "MSG_CMSG_CLOEXEC by default");
+        }
+    });
 }
 
 #[test]
 fn in_flight_descriptor_survives_sender_close() {
-    let _g = serial();
-    no_leak("in flight", || {
+    let s = serial();
+    s.check("in flight", || {
         let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
         let (r, w) = pipe();
         inflight::send_fds(&a, b"w", &[w.as_fd()]).unwrap();
@@ -152,8 +145,8 @@ fn in_flight_descriptor_survives_sender_close() {
 
 #[test]
 fn max_fds_works_and_one_more_is_refused_before_the_syscall() {
-    let _g = serial();
-    no_leak("253/254", || {
+    let s = serial();
+    s.check("253/254", || {
         let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
         let f = std::fs::File::open("/dev/null").unwrap();
         let fds = vec![f.as_fd(); 254];
@@ -172,18 +165,15 @@ fn max_fds_works_and_one_more_is_refused_before_the_syscall() {
         let got = inflight::recv_fds::<253>(&b, &mut [0u8; 1]).unwrap();
         assert_eq!(got.fds.len(), 253);
         for fd in got.fds.iter() {
-            assert_eq!(
-                inspect::same_file(fd.as_fd(), f.as_fd()),
-                inspect::Sameness::Same
-            );
+            assert_same(fd.as_fd(), f.as_fd());
         }
     });
 }
 
 #[test]
 fn empty_payload_with_fds_refused_on_stream_only() {
-    let _g = serial();
-    no_leak("empty payload", || {
+    let s = serial();
+    s.check("empty payload", || {
         let f = std::fs::File::open("/dev/null").unwrap();
         let (a, _b) = inflight::socketpair(SocketKind::Stream).unwrap();
         let e = inflight::send_fds(&a, b"", &[f.as_fd()]).unwrap_err();
@@ -206,25 +196,27 @@ fn empty_payload_with_fds_refused_on_stream_only() {
 
 #[test]
 fn vectored_send_and_receive() {
-    let _g = serial();
-    let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
-    let f = file_with(b"v", 0);
-    let n = inflight::send_fds_vectored(
-        &a,
-        &[IoSlice::new(b"ab"), IoSlice::new(b"cde")],
-        &[f.as_fd()],
-    )
-    .unwrap();
-    assert_eq!(n, 5);
-    let (mut x, mut y) = ([0u8; 3], [0u8; 3]);
-    let got = inflight::recv_fds_vectored::<1>(
-        &b,
-        &mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)],
-    )
-    .unwrap();
-    assert_eq!(got.bytes, 5);
-    assert_eq!((&x, &y[..2]), (b"abc", &b"de"[..]));
-    assert_same(got.fds.get(0).unwrap(), f.as_fd());
+    let s = serial();
+    s.check("vectored", || {
+        let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+        let f = file_with(b"v", 0);
+        let n = inflight::send_fds_vectored(
+            &a,
+            &[IoSlice::new(b"ab"), IoSlice::new(b"cde")],
+            &[f.as_fd()],
+        )
+        .unwrap();
+        assert_eq!(n, 5);
+        let (mut x, mut y) = ([0u8; 3], [0u8; 3]);
+        let got = inflight::recv_fds_vectored::<1>(
+            &b,
+            &mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)],
+        )
+        .unwrap();
+        assert_eq!(got.bytes, 5);
+        assert_eq!((&x, &y[..2]), (b"abc", &b"de"[..]));
+        assert_same(got.fds.get(0).unwrap(), f.as_fd());
+    });
 }
 
 /// For every capacity 0..=n (and past n), truncation leaks nothing: the
@@ -233,49 +225,50 @@ fn vectored_send_and_receive() {
 /// capacity, and dropping the error closes them.
 #[test]
 fn truncation_leaks_nothing_for_every_capacity() {
-    let _g = serial();
+    let s = serial();
     const N: usize = 24;
     let files: Vec<_> = (0..N).map(|i| file_with(&[i as u8], 0)).collect();
     let fds = borrow_all(&files);
     for kind in SocketKind::ALL {
         for cap in 0..=N + 2 {
-            let (a, b) = inflight::socketpair(kind).unwrap();
-            inflight::send_fds(&a, b"t", &fds).unwrap();
-            let before = FdSnapshot::take().unwrap();
-            let res = inflight::recv_fds_vec(&b, &mut [0u8; 1], cap);
-            let after = FdSnapshot::take().unwrap();
-            let arrived = after.leaked_since(&before);
-            match res {
-                Ok(got) => {
-                    assert!(cap >= N, "{kind} cap {cap}: success only with room for all");
-                    assert_eq!(got.fds.len(), N);
-                    assert_eq!(arrived.len(), N);
-                }
-                Err(mut e) => {
-                    assert!(cap < N, "{kind} cap {cap}: {e}");
-                    assert_eq!(e.kind(), ErrorKind::ControlBufferFull, "{kind} cap {cap}");
-                    assert_eq!(e.capacity(), cap);
-                    // Every installed descriptor is in the error, in order.
-                    assert_eq!(e.fds().len(), arrived.len(), "{kind} cap {cap}");
-                    assert!(e.fds().len() >= cap, "at least the capacity arrived");
-                    let taken = e.take_fds();
-                    for (i, fd) in taken.iter().enumerate() {
-                        assert_same(fd.as_fd(), files[i].as_fd());
+            s.check(&format!("{kind} cap {cap}"), || {
+                let (a, b) = inflight::socketpair(kind).unwrap();
+                inflight::send_fds(&a, b"t", &fds).unwrap();
+                let (res, arrived) =
+                    opened_by(&s, || inflight::recv_fds_vec(&b, &mut [0u8; 1], cap));
+                match res {
+                    Ok(got) => {
+                        assert!(cap >= N, "{kind} cap {cap}: success only with room for all");
+                        assert_eq!(got.fds.len(), N);
+                        assert_eq!(arrived, N);
+                        for (fd, f) in got.fds.iter().zip(&files) {
+                            assert_same(fd.as_fd(), f.as_fd());
+                        }
                     }
-                    drop(taken);
-                    drop(e);
-                    let leaked = FdSnapshot::take().unwrap().leaked_since(&before);
-                    assert!(leaked.is_empty(), "{kind} cap {cap}: leaked {leaked:?}");
+                    Err(mut e) => {
+                        assert!(cap < N, "{kind} cap {cap}: {e}");
+                        assert_eq!(e.kind(), ErrorKind::ControlBufferFull, "{kind} cap {cap}");
+                        assert_eq!(e.capacity(), cap);
+                        // Every installed descriptor is in the error, in order.
+                        assert_eq!(e.fds().len(), arrived, "{kind} cap {cap}");
+                        assert!(e.fds().len() >= cap, "at least the capacity arrived");
+                        let taken = e.take_fds();
+                        for (i, fd) in taken.iter().enumerate() {
+                            assert_same(fd.as_fd(), files[i].as_fd());
+                        }
+                    }
                 }
-            }
+                // Dropping the error (and what was taken) closed them all:
+                // the guard around this case checks.
+            });
         }
     }
 }
 
 #[test]
 fn fixed_capacity_surplus_is_reported_with_every_descriptor() {
-    let _g = serial();
-    no_leak("surplus", || {
+    let s = serial();
+    s.check("surplus", || {
         let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
         let f = file_with(b"s", 0);
         // Two descriptors into room for one: CMSG_SPACE rounding and the
@@ -296,8 +289,8 @@ fn fixed_capacity_surplus_is_reported_with_every_descriptor() {
 
 #[test]
 fn datagram_payload_truncation_keeps_descriptors() {
-    let _g = serial();
-    no_leak("MSG_TRUNC", || {
+    let s = serial();
+    s.check("MSG_TRUNC", || {
         for kind in [SocketKind::Datagram, SocketKind::SeqPacket] {
             let (a, b) = inflight::socketpair(kind).unwrap();
             let f = file_with(b"t", 0);
@@ -316,8 +309,8 @@ fn datagram_payload_truncation_keeps_descriptors() {
 
 #[test]
 fn peek_installs_fresh_duplicates_each_time_and_leaks_none() {
-    let _g = serial();
-    no_leak("peek", || {
+    let s = serial();
+    s.check("peek", || {
         for kind in SocketKind::ALL {
             let (a, b) = inflight::socketpair(kind).unwrap();
             let f = file_with(b"p", 0);
@@ -377,8 +370,8 @@ fn nonblocking_empty_socket_is_would_block() {
 
 #[test]
 fn dead_peer_is_epipe() {
-    let _g = serial();
-    no_leak("EPIPE", || {
+    let s = serial();
+    s.check("EPIPE", || {
         for kind in [SocketKind::Stream, SocketKind::SeqPacket] {
             let (a, b) = inflight::socketpair(kind).unwrap();
             drop(b);
@@ -435,8 +428,8 @@ fn dead_peer_does_not_raise_sigpipe() {
 
 #[test]
 fn closed_descriptor_fails_the_whole_send_and_queues_nothing() {
-    let _g = serial();
-    no_leak("EBADF", || {
+    let s = serial();
+    s.check("EBADF", || {
         let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
         let f = file_with(b"b", 0);
         let closed = std::fs::File::open("/dev/null").unwrap();
@@ -467,8 +460,8 @@ fn closed_descriptor_fails_the_whole_send_and_queues_nothing() {
 
 #[test]
 fn stream_never_merges_two_descriptor_carrying_writes() {
-    let _g = serial();
-    no_leak("stream barrier", || {
+    let s = serial();
+    s.check("stream barrier", || {
         let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
         let f = file_with(b"1", 0);
         let g = file_with(b"2", 0);
@@ -516,8 +509,8 @@ fn stream_never_merges_two_descriptor_carrying_writes() {
 
 #[test]
 fn std_socket_types_and_addresses() {
-    let _g = serial();
-    no_leak("std types", || {
+    let s = serial();
+    s.check("std types", || {
         let dir = tempfile::tempdir().unwrap();
         let f = file_with(b"std", 0);
         // Stream over a filesystem path, with std's types.
@@ -567,8 +560,8 @@ fn std_socket_types_and_addresses() {
 
 #[test]
 fn the_sending_socket_itself_can_be_sent() {
-    let _g = serial();
-    no_leak("self", || {
+    let s = serial();
+    s.check("self", || {
         let (a, b) = inflight::socketpair(SocketKind::Stream).unwrap();
         inflight::send_fds(&a, b"me", &[a.as_fd(), b.as_fd()]).unwrap();
         let got = inflight::recv_fds::<2>(&b, &mut [0u8; 2]).unwrap();
@@ -579,19 +572,21 @@ fn the_sending_socket_itself_can_be_sent() {
 
 #[test]
 fn error_converts_to_io_error_and_back() {
-    let _g = serial();
-    let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
-    let f = file_with(b"c", 0);
-    inflight::send_fds(&a, b"x", &[f.as_fd(), f.as_fd(), f.as_fd()]).unwrap();
-    let e = inflight::recv_fds::<1>(&b, &mut [0u8; 1]).unwrap_err();
-    assert!(e.to_string().contains("capacity 1"), "{e}");
-    let io: std::io::Error = e.into();
-    assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
-    let inner = io
-        .into_inner()
-        .unwrap()
-        .downcast::<inflight::Error>()
-        .unwrap();
-    assert_eq!(inner.kind(), ErrorKind::ControlBufferFull);
-    assert_eq!(inner.fds().len(), 3, "descriptors survive the conversion");
+    let s = serial();
+    s.check("conversion", || {
+        let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
+        let f = file_with(b"c", 0);
+        inflight::send_fds(&a, b"x", &[f.as_fd(), f.as_fd(), f.as_fd()]).unwrap();
+        let e = inflight::recv_fds::<1>(&b, &mut [0u8; 1]).unwrap_err();
+        assert!(e.to_string().contains("capacity 1"), "{e}");
+        let io: std::io::Error = e.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+        let inner = io
+            .into_inner()
+            .unwrap()
+            .downcast::<inflight::Error>()
+            .unwrap();
+        assert_eq!(inner.kind(), ErrorKind::ControlBufferFull);
+        assert_eq!(inner.fds().len(), 3, "descriptors survive the conversion");
+    });
 }

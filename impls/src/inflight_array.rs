@@ -1,8 +1,9 @@
 //! `inflight-array`: inflight's allocation-free receive.
 
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 
+use crate::shared::from_inflight;
 use crate::{Implementation, Recv};
 
 /// inflight's allocation-free receive, [`inflight::recv_fds`]`::<N>`, with
@@ -13,31 +14,6 @@ use crate::{Implementation, Recv};
 /// inflight's.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InflightArray;
-
-fn from_inflight<F: IntoIterator<Item = OwnedFd>>(
-    r: Result<inflight::Received<F>, inflight::Error>,
-) -> io::Result<Recv> {
-    match r {
-        Ok(r) => Ok(Recv {
-            bytes: r.bytes,
-            fds: r.fds.into_iter().collect(),
-            reported_truncation: Some(false),
-        }),
-        Err(mut e)
-            if matches!(
-                e.kind(),
-                inflight::ErrorKind::ControlBufferFull | inflight::ErrorKind::ReceiverLimit
-            ) =>
-        {
-            Ok(Recv {
-                bytes: e.bytes(),
-                fds: e.take_fds(),
-                reported_truncation: Some(true),
-            })
-        }
-        Err(e) => Err(e.into()),
-    }
-}
 
 impl Implementation for InflightArray {
     fn name(&self) -> &'static str {

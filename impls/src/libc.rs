@@ -7,10 +7,17 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use crate::shared::MAX;
 use crate::{Implementation, Recv};
 
-/// Control bytes for [`MAX`] descriptors: `CMSG_SPACE(4 * 253)`.
-const RAW_SPACE: usize = inflight::codec::cmsg_space(MAX * size_of::<RawFd>());
+/// Control bytes for [`MAX`] descriptors: `CMSG_SPACE(4 * 253)`, from
+/// libc (not from inflight's codec: the baseline owes inflight nothing).
+// SAFETY: CMSG_SPACE is arithmetic on its argument, evaluated at compile
+// time.
+const RAW_SPACE: usize = unsafe { libc::CMSG_SPACE((MAX * size_of::<RawFd>()) as u32) } as usize;
 
-/// A control buffer aligned for `cmsghdr`.
+/// A control buffer aligned for `cmsghdr`, on the stack and left
+/// uninitialised, as a C program would have it. (Not the test kit's
+/// `AlignedBuf`: that one lives on the heap and is zeroed, which would add
+/// an allocation and a `memset` to the baseline the benchmarks compare
+/// with.)
 #[repr(C, align(8))]
 struct RawControl([MaybeUninit<u8>; RAW_SPACE]);
 

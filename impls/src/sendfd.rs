@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use crate::shared::{adopt, as_std_stream, raw_numbers, MAX};
+use crate::shared::{recv_numbers, send_numbers};
 use crate::{Implementation, Recv};
 
 /// `sendfd::{SendWithFd, RecvWithFd}` on a borrowed descriptor (see
@@ -28,21 +28,13 @@ impl Implementation for SendFd {
         fds: &[BorrowedFd<'_>],
     ) -> io::Result<usize> {
         use sendfd::SendWithFd;
-        let (raw, n) = raw_numbers(fds)?;
-        as_std_stream(sock).send_with_fd(payload, &raw[..n])
+        send_numbers(sock, payload, fds, |s, p, raw| s.send_with_fd(p, raw))
     }
 
     fn recv(&mut self, sock: BorrowedFd<'_>, buf: &mut [u8], capacity: usize) -> io::Result<Recv> {
         use sendfd::RecvWithFd;
-        let mut raw = [-1; MAX];
-        let capacity = capacity.min(MAX);
-        let (bytes, n) = as_std_stream(sock).recv_with_fd(buf, &mut raw[..capacity])?;
-        Ok(Recv {
-            bytes,
-            // SAFETY: sendfd stored the numbers of the descriptors it
-            // received; the caller owns them.
-            fds: unsafe { adopt(&raw[..n]) },
-            reported_truncation: None,
-        })
+        // SAFETY: sendfd stores the numbers of the descriptors it received
+        // and gives them to its caller.
+        unsafe { recv_numbers(sock, buf, capacity, |s, b, raw| s.recv_with_fd(b, raw)) }
     }
 }

@@ -58,6 +58,46 @@ pub(crate) unsafe fn adopt(raw: &[RawFd]) -> Vec<OwnedFd> {
         .collect()
 }
 
+/// Sends through a crate that takes raw numbers on a std `UnixStream`
+/// (`uds`, `sendfd`): the numbers copied to the stack, the socket
+/// borrowed (see [`as_std_stream`]).
+pub(crate) fn send_numbers(
+    sock: BorrowedFd<'_>,
+    payload: &[u8],
+    fds: &[BorrowedFd<'_>],
+    send: impl FnOnce(&UnixStream, &[u8], &[RawFd]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let (raw, n) = raw_numbers(fds)?;
+    send(&as_std_stream(sock), payload, &raw[..n])
+}
+
+/// Receives through a crate that fills a slice of raw numbers on a std
+/// `UnixStream` and says how many (`uds`, `sendfd`), with a slice of
+/// `capacity` slots (at most [`MAX`]). Such a crate's API has no way to
+/// report a truncation: `reported_truncation` is `None`.
+///
+/// # Safety
+///
+/// `recv` must return `(bytes, n)` where the first `n` slots hold the
+/// numbers of descriptors it received and hands to its caller, owned by
+/// nothing else.
+pub(crate) unsafe fn recv_numbers(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+    capacity: usize,
+    recv: impl FnOnce(&UnixStream, &mut [u8], &mut [RawFd]) -> io::Result<(usize, usize)>,
+) -> io::Result<Recv> {
+    let mut raw = [-1; MAX];
+    let (bytes, n) = recv(&as_std_stream(sock), buf, &mut raw[..capacity.min(MAX)])?;
+    Ok(Recv {
+        bytes,
+        // SAFETY: the first `n` numbers are the crate's to give (this
+        // function's contract).
+        fds: unsafe { adopt(&raw[..n]) },
+        reported_truncation: None,
+    })
+}
+
 /// An inflight receive as the trait's [`Recv`]: a control-truncation
 /// error becomes a reported truncation with what arrived.
 pub(crate) fn from_inflight<F: IntoIterator<Item = OwnedFd>>(

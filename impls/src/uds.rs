@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use crate::shared::{adopt, as_std_stream, raw_numbers, MAX};
+use crate::shared::{recv_numbers, send_numbers};
 use crate::{Implementation, Recv};
 
 /// `uds::UnixStreamExt::{send_fds, recv_fds}` on a borrowed descriptor
@@ -29,21 +29,13 @@ impl Implementation for Uds {
         fds: &[BorrowedFd<'_>],
     ) -> io::Result<usize> {
         use uds::UnixStreamExt;
-        let (raw, n) = raw_numbers(fds)?;
-        as_std_stream(sock).send_fds(payload, &raw[..n])
+        send_numbers(sock, payload, fds, |s, p, raw| s.send_fds(p, raw))
     }
 
     fn recv(&mut self, sock: BorrowedFd<'_>, buf: &mut [u8], capacity: usize) -> io::Result<Recv> {
         use uds::UnixStreamExt;
-        let mut raw = [-1; MAX];
-        let capacity = capacity.min(MAX);
-        let (bytes, n) = as_std_stream(sock).recv_fds(buf, &mut raw[..capacity])?;
-        Ok(Recv {
-            bytes,
-            // SAFETY: uds stored the numbers of the descriptors it received
-            // and kept (it closed the rest); the caller owns them.
-            fds: unsafe { adopt(&raw[..n]) },
-            reported_truncation: None,
-        })
+        // SAFETY: uds stores the numbers of the descriptors it received and
+        // kept (it closed the rest) and gives them to its caller.
+        unsafe { recv_numbers(sock, buf, capacity, |s, b, raw| s.recv_fds(b, raw)) }
     }
 }

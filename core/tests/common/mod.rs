@@ -1,31 +1,14 @@
-//! Helpers shared by the core integration tests.
+//! Helpers shared by the core integration tests. The lock, the leak guard,
+//! the identity oracle and every raw sender come from the workspace's test
+//! kit (`inflight_testkit`), which does not depend on inflight: nothing
+//! here asks the code under test whether the code under test worked.
 #![allow(dead_code)]
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::{Mutex, MutexGuard};
 
-use inflight::codec::{self, ControlMessage};
-use inflight::inspect::{self, FdSnapshot, Sameness};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Every test of a binary that checks for leaks takes this lock, so that no
-/// other test thread opens or closes descriptors between two snapshots.
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Runs `f` and fails if it left any descriptor open that was not open
-/// before, naming the leaked ones.
-pub fn no_leak<R>(what: &str, f: impl FnOnce() -> R) -> R {
-    let before = FdSnapshot::take().unwrap();
-    let r = f();
-    let after = FdSnapshot::take().unwrap();
-    let leaked = after.leaked_since(&before);
-    assert!(leaked.is_empty(), "{what}: leaked {leaked:?}");
-    r
-}
+use inflight_testkit::{oracle, Sameness};
+pub use inflight_testkit::{serial, Serial};
 
 /// A temporary file holding `content`, offset at `pos`.
 pub fn file_with(content: &[u8], pos: u64) -> std::fs::File {
@@ -40,12 +23,54 @@ pub fn pipe() -> (OwnedFd, OwnedFd) {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
 }
 
-/// Asserts `a` and `b` are the same open file description and different
-/// descriptor numbers.
+/// Asserts `a` and `b` are the same open file description (the kit's
+/// oracle: `kcmp`, else the status-flag flip) and different descriptor
+/// numbers. An undecided answer fails unless the run opted in with
+/// `INFLIGHT_ALLOW_UNKNOWN_IDENTITY=1`.
 pub fn assert_same(a: BorrowedFd<'_>, b: BorrowedFd<'_>) {
     assert_ne!(a.as_raw_fd(), b.as_raw_fd(), "a new descriptor number");
-    assert_eq!(inspect::same_file(a, b), Sameness::Same, "{a:?} vs {b:?}");
-    assert_eq!(inspect::file_id(a).unwrap(), inspect::file_id(b).unwrap());
+    assert_sameness(a, b, Sameness::Same);
+    assert_eq!(file_id(a), file_id(b), "{a:?} vs {b:?}: fstat");
+}
+
+/// Asserts `a` and `b` are different open file descriptions (same policy
+/// for an undecided answer as [`assert_same`]).
+pub fn assert_different(a: BorrowedFd<'_>, b: BorrowedFd<'_>) {
+    assert_sameness(a, b, Sameness::Different);
+}
+
+fn assert_sameness(a: BorrowedFd<'_>, b: BorrowedFd<'_>, want: Sameness) {
+    match oracle::same_description(a, b) {
+        Sameness::Unknown(why) => assert!(
+            oracle::unknown_allowed(why),
+            "{a:?} vs {b:?}: identity unknown ({why}); set {}=1 to accept",
+            oracle::ALLOW_UNKNOWN_ENV
+        ),
+        got => assert_eq!(got, want, "{a:?} vs {b:?}"),
+    }
+}
+
+/// `(st_dev, st_ino)`, from `fstat`.
+pub fn file_id(fd: BorrowedFd<'_>) -> (u64, u64) {
+    let st = nix::sys::stat::fstat(fd).unwrap();
+    (st.st_dev, st.st_ino)
+}
+
+/// Whether `FD_CLOEXEC` is set (`fcntl(F_GETFD)`).
+pub fn cloexec(fd: BorrowedFd<'_>) -> bool {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    let flags = FdFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFD).unwrap());
+    flags.contains(FdFlag::FD_CLOEXEC)
+}
+
+/// The open file status flags (`fcntl(F_GETFL)`).
+pub fn status_flags(fd: BorrowedFd<'_>) -> i32 {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).unwrap()
+}
+
+/// The file offset (`lseek(fd, 0, SEEK_CUR)`).
+pub fn offset(fd: BorrowedFd<'_>) -> i64 {
+    nix::unistd::lseek(fd, 0, nix::unistd::Whence::SeekCur).unwrap()
 }
 
 /// Reads a whole file from its start through `fd` (moves the offset).
@@ -57,61 +82,24 @@ pub fn read_all(fd: BorrowedFd<'_>) -> Vec<u8> {
     v
 }
 
-/// A raw `sendmsg` with hand-encoded control messages (a hostile or unusual
-/// sender), `MSG_NOSIGNAL`.
-pub fn raw_send(
-    sock: BorrowedFd<'_>,
-    payload: &[u8],
-    msgs: &[ControlMessage<'_>],
-) -> std::io::Result<usize> {
-    let mut space = vec![0u8; codec::encoded_len(msgs) + 8];
-    let control = codec::encode(msgs, &mut space).expect("encodable");
-    raw_send_bytes(sock, payload, control)
-}
-
-/// A raw `sendmsg` with an arbitrary control buffer.
-pub fn raw_send_bytes(
-    sock: BorrowedFd<'_>,
-    payload: &[u8],
-    control: &[u8],
-) -> std::io::Result<usize> {
-    // Copy into an 8-aligned buffer: the kernel does not need alignment, but
-    // keep the test honest about what a C sender would pass.
-    let mut aligned = vec![0u64; control.len().div_ceil(8)];
-    // SAFETY: `copy_nonoverlapping` needs `control.len()` readable bytes at
-    // the source and writable bytes at the destination, not overlapping:
-    // `aligned` is a fresh allocation of at least that many bytes.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            control.as_ptr(),
-            aligned.as_mut_ptr().cast::<u8>(),
-            control.len(),
-        );
-    }
-    let mut iov = libc::iovec {
-        iov_base: payload.as_ptr() as *mut libc::c_void,
-        iov_len: payload.len(),
-    };
-    // SAFETY: all-zero is a valid msghdr.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if !control.is_empty() {
-        msg.msg_control = aligned.as_mut_ptr().cast();
-        msg.msg_controllen = control.len() as _;
-    }
-    // SAFETY: sendmsg reads msg_iov (one iovec over `payload`) and
-    // msg_control (`control.len()` bytes of `aligned`), both live for the
-    // call; `sock` is a live descriptor.
-    let r = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(r as usize)
-    }
-}
-
 /// Descriptors as borrowed slices, for `send_fds`.
 pub fn borrow_all<T: AsFd>(v: &[T]) -> Vec<BorrowedFd<'_>> {
     v.iter().map(|f| f.as_fd()).collect()
+}
+
+/// Runs `f` and counts the descriptors it left open that were not open
+/// before (what a receive installed), with a guard of the kit nested in the
+/// held lock `s`. It fails if `f` closed or replaced any descriptor.
+pub fn opened_by<R>(s: &Serial, f: impl FnOnce() -> R) -> (R, usize) {
+    let guard = s.leak_guard_cheap();
+    let r = f();
+    let leaks = match guard.finish() {
+        Ok(()) => return (r, 0),
+        Err(leaks) => leaks,
+    };
+    assert!(
+        leaks.closed.is_empty() && leaks.replaced.is_empty() && leaks.notes.is_empty(),
+        "{leaks}"
+    );
+    (r, leaks.leaked.len())
 }
