@@ -17,6 +17,8 @@
 //! - [`fixtures`]: every kind of descriptor the tests pass around.
 //! - [`guard`]: the descriptor-leak guard and the process-wide lock it holds.
 //! - [`oracle`]: are two descriptors the same open file description.
+//! - [`sockopt`]: raw `int` socket options, and feature probes that say
+//!   "missing" only on `ENOPROTOOPT`.
 //!
 //! The kit is for Linux (and Android, untested): it uses `/proc`, `kcmp(2)`,
 //! eventfds, memfds and timerfds. On other systems it is empty.
@@ -36,6 +38,7 @@ mod leaks;
 pub mod oracle;
 pub mod raw;
 pub mod reference;
+pub mod sockopt;
 
 pub use aligned::AlignedBuf;
 pub use fdtable::Described;
