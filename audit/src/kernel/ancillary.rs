@@ -4,14 +4,13 @@
 use std::os::fd::{AsFd, AsRawFd};
 
 use anyhow::{anyhow, ensure, Context as _};
-use inflight::codec::cmsg_space;
 use inflight::inspect::is_cloexec;
-use inflight::{Credentials, ErrorKind, SocketKind};
+use inflight::{ErrorKind, SocketKind};
+use inflight_testkit::cmsg::{self, cmsg_name, space as cmsg_space};
 use inflight_testkit::FdKind;
 
 use super::common::{errno_name, pair, queue_state, recv, send, three, BIG};
 use crate::runner::{CaseResult, Outcome};
-use crate::sys::{self};
 
 pub(super) fn passcred(k: SocketKind) -> CaseResult {
     let fx = three()?;
@@ -20,28 +19,24 @@ pub(super) fn passcred(k: SocketKind) -> CaseResult {
     let fds = [fx[0].fd.as_raw_fd(), fx[1].fd.as_raw_fd()];
     send(&a, b"c", &fds).context("sendmsg")?;
     let (_, r) = recv(&b, 16, Some(BIG), 0).context("recvmsg")?;
-    let order: Vec<String> = r.order.iter().map(|&(l, t)| sys::cmsg_name(l, t)).collect();
+    let order: Vec<String> = r.order.iter().map(|&(l, t)| cmsg_name(l, t)).collect();
     ensure!(
         r.fds.len() == 2 && !r.ctrunc(),
         "with room for all: {} descriptors, MSG_CTRUNC {}",
         r.fds.len(),
         r.ctrunc()
     );
-    let me = Credentials::current();
+    let me = cmsg::own_ids();
     ensure!(
-        r.creds == Some(me),
-        "credentials {:?}, expected {me:?}",
-        r.creds
+        r.credentials == Some(me),
+        "credentials {:?}, expected (pid, uid, gid) {me:?}",
+        r.credentials
     );
     // A buffer sized for the rights alone, as many callers size it.
     send(&a, b"c", &fds).context("sendmsg")?;
     let small = cmsg_space(8);
     let (_, r2) = recv(&b, 16, Some(small), 0).context("recvmsg")?;
-    let order2: Vec<String> = r2
-        .order
-        .iter()
-        .map(|&(l, t)| sys::cmsg_name(l, t))
-        .collect();
+    let order2: Vec<String> = r2.order.iter().map(|&(l, t)| cmsg_name(l, t)).collect();
     ensure!(
         r2.fds.len() == 2 || r2.ctrunc(),
         "buffer CMSG_SPACE(8): {} descriptors without MSG_CTRUNC",
@@ -50,9 +45,9 @@ pub(super) fn passcred(k: SocketKind) -> CaseResult {
     Ok(Outcome::pass(format!(
         "SO_PASSCRED on: order [{}], credentials pid {} uid {} gid {}; with a buffer of CMSG_SPACE(2 fds) = {small} bytes: [{}], {} of 2 descriptors, MSG_CTRUNC {}",
         order.join(", "),
-        me.pid,
-        me.uid,
-        me.gid,
+        me.0,
+        me.1,
+        me.2,
         order2.join(", "),
         r2.fds.len(),
         r2.ctrunc()
@@ -73,7 +68,7 @@ pub(super) fn pidfd(k: SocketKind) -> CaseResult {
     }
     send(&a, b"p", &[fx.fd.as_raw_fd()]).context("sendmsg")?;
     let (_, r) = recv(&b, 16, Some(BIG), 0).context("recvmsg")?;
-    let order: Vec<String> = r.order.iter().map(|&(l, t)| sys::cmsg_name(l, t)).collect();
+    let order: Vec<String> = r.order.iter().map(|&(l, t)| cmsg_name(l, t)).collect();
     ensure!(
         r.fds.len() == 1,
         "{} descriptors beside the pidfd ({order:?})",

@@ -6,15 +6,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _};
 use inflight::SocketKind;
+use inflight_testkit::cmsg::{self, Cmsg};
+use inflight_testkit::raw::{self, RawRecv};
 use inflight_testkit::{FdKind, Fixture};
 
-use crate::sys::{self, RawRecv};
+use crate::sys;
 
-pub(super) const HDR: usize = std::mem::size_of::<libc::cmsghdr>();
+/// The kernel's limit on descriptors in one message (`SCM_MAX_FD`).
+pub(super) const SCM_MAX_FD: usize = 253;
 
 /// A control buffer big enough for anything: 253 descriptors, credentials,
 /// a pidfd, and slack.
-pub(super) const BIG: usize = inflight::codec::space_for(inflight::SCM_MAX_FD) + 64;
+pub(super) const BIG: usize = cmsg::space(4 * SCM_MAX_FD) + cmsg::space(12) + 64;
 
 pub(super) fn pair(kind: SocketKind) -> anyhow::Result<(OwnedFd, OwnedFd)> {
     inflight::socketpair(kind).context("socketpair")
@@ -24,14 +27,19 @@ pub(super) fn raws(fds: &[&OwnedFd]) -> Vec<RawFd> {
     fds.iter().map(|f| f.as_raw_fd()).collect()
 }
 
-/// `sendmsg` with one `SCM_RIGHTS` message (none when `fds` is empty).
-pub(super) fn send(sock: &OwnedFd, payload: &[u8], fds: &[RawFd]) -> std::io::Result<usize> {
-    let control = if fds.is_empty() {
+/// One `SCM_RIGHTS` control message carrying `fds`, none when `fds` is
+/// empty.
+pub(super) fn rights(fds: &[RawFd]) -> Vec<u8> {
+    if fds.is_empty() {
         Vec::new()
     } else {
-        sys::rights_cmsg(fds)
-    };
-    sys::sendmsg(sock.as_fd(), payload, &control, 0)
+        Cmsg::rights(fds).to_bytes()
+    }
+}
+
+/// `sendmsg` with one `SCM_RIGHTS` message (none when `fds` is empty).
+pub(super) fn send(sock: &OwnedFd, payload: &[u8], fds: &[RawFd]) -> std::io::Result<usize> {
+    raw::sendmsg(sock.as_fd(), payload, &rights(fds), 0)
 }
 
 /// A non-blocking `recvmsg`: payload and everything that came with it.
@@ -42,7 +50,7 @@ pub(super) fn recv(
     flags: i32,
 ) -> std::io::Result<(Vec<u8>, RawRecv)> {
     let mut buf = vec![0u8; buflen];
-    let r = sys::recvmsg(sock.as_fd(), &mut buf, control, flags | libc::MSG_DONTWAIT)?;
+    let r = raw::recvmsg(sock.as_fd(), &mut buf, control, flags | libc::MSG_DONTWAIT)?;
     buf.truncate(r.bytes.min(buflen));
     Ok((buf, r))
 }

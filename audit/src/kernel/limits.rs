@@ -8,7 +8,11 @@ use anyhow::{anyhow, bail, ensure, Context as _};
 use inflight::inspect::FdSnapshot;
 use inflight::SocketKind;
 
-use super::common::{errno_name, hung_up, pair, payload_for, queue_state, recv, send, three, BIG};
+use inflight_testkit::raw;
+
+use super::common::{
+    errno_name, hung_up, pair, payload_for, queue_state, recv, rights, send, three, BIG, SCM_MAX_FD,
+};
 use crate::runner::{CaseResult, Outcome, Settings};
 use crate::sys::{self};
 
@@ -17,7 +21,7 @@ pub(super) fn max_fds(k: SocketKind, split: &[usize]) -> CaseResult {
     let total: usize = split.iter().sum();
     let mut control = Vec::new();
     for &n in split {
-        control.extend(sys::rights_cmsg(&vec![null.as_raw_fd(); n]));
+        control.extend(rights(&vec![null.as_raw_fd(); n]));
     }
     let (a, b) = pair(k)?;
     let how = if split.len() == 1 {
@@ -25,13 +29,13 @@ pub(super) fn max_fds(k: SocketKind, split: &[usize]) -> CaseResult {
     } else {
         format!("{total} as {split:?} in two SCM_RIGHTS")
     };
-    let sent = sys::sendmsg(a.as_fd(), b"m", &control, libc::MSG_DONTWAIT);
+    let sent = raw::sendmsg(a.as_fd(), b"m", &control, libc::MSG_DONTWAIT);
     let after = queue_state(&b);
-    if total <= inflight::SCM_MAX_FD {
+    if total <= SCM_MAX_FD {
         let n = sent.with_context(|| format!("sendmsg of {how} (must be accepted)"))?;
         ensure!(n == 1, "sendmsg returned {n}");
         // queue_state consumed the message: send again and look closely.
-        sys::sendmsg(a.as_fd(), b"m", &control, libc::MSG_DONTWAIT).context("second sendmsg")?;
+        raw::sendmsg(a.as_fd(), b"m", &control, libc::MSG_DONTWAIT).context("second sendmsg")?;
         all_installed(&b, total, &how, &after)
     } else {
         refused(sent, &how, &after)

@@ -5,12 +5,12 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _};
-use inflight::codec::cmsg_space;
 use inflight::inspect::{file_id, same_file, Sameness};
 use inflight::SocketKind;
+use inflight_testkit::cmsg::{space as cmsg_space, HEADER_LEN as HDR};
 use inflight_testkit::FdKind;
 
-use super::common::{hung_up, pair, queue_state, raws, recv, send, BIG, HDR};
+use super::common::{hung_up, pair, queue_state, raws, recv, send, BIG};
 use crate::runner::{CaseResult, Outcome, Settings};
 use crate::sys::{self};
 
