@@ -87,6 +87,16 @@ pub fn describe(result: &CaseResult) -> String {
     }
 }
 
+/// A multi-line text (a leak guard's report) on one line.
+pub fn one_line(text: &impl std::fmt::Display) -> String {
+    text.to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Settings every case can read.
 #[derive(Clone, Debug)]
 pub struct Settings {

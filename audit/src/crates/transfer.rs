@@ -5,11 +5,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Context as _};
-use inflight::inspect::{is_cloexec, same_file, FdSnapshot, Sameness};
+use inflight::inspect::{is_cloexec, same_file, Sameness};
 use inflight::SocketKind;
-use inflight_testkit::{FdKind, Fixture};
+use inflight_testkit::{FdKind, Fixture, LeakGuard};
 
-use super::{list, pair, passer, recv_all};
+use super::{list, pair, passer, recv_all, unowned_changes};
 use crate::compare::{compare, Identity, Sent};
 use crate::runner::{CaseResult, Outcome, Settings};
 use crate::sys;
@@ -120,11 +120,12 @@ pub(super) fn refuse_254(i: usize, s: &Settings) -> CaseResult {
     let null = FdKind::DevNull.open().context("/dev/null")?;
     let fds = vec![null.as_fd(); 254];
     let (a, b) = pair(SocketKind::SeqPacket)?;
-    let before = FdSnapshot::take().context("/proc/self/fd")?;
+    let guard = LeakGuard::start();
     let sent = p.send(a.as_fd(), b"m", &fds);
-    let after = FdSnapshot::take().context("/proc/self/fd")?;
-    let leaked = after.leaked_since(&before);
+    let mut changes = guard.finish().err().unwrap_or_default();
+    let leaked = std::mem::take(&mut changes.leaked);
     ensure!(leaked.is_empty(), "send of 254 leaked {}", list(&leaked));
+    unowned_changes(&changes)?;
     match sent {
         Err(e) => {
             let q = sys::poll_in(b.as_fd(), Duration::ZERO).context("poll")?;
