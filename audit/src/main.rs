@@ -25,6 +25,7 @@ mod crates;
 mod echo;
 mod expect;
 mod kernel;
+mod oracle;
 mod output;
 mod program;
 mod runner;

@@ -78,7 +78,7 @@ fn a_program_that_reopens_by_path_is_not_the_same_open_file_description() {
         "program/seqpacket/kind-file",
         &[
             "same file (fstat dev/inode equal)",
-            "not the same open file description (kcmp)",
+            "not the same open file description (kcmp(KCMP_FILE))",
             "reopened",
         ],
     );

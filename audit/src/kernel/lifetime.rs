@@ -7,10 +7,10 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, ensure, Context as _};
-use inflight::inspect::{same_file, Sameness};
 use inflight::SocketKind;
 
 use super::common::{pair, payload_for, queue_state, recv, send, three, BIG};
+use crate::oracle;
 use crate::runner::{CaseResult, Outcome, Settings};
 use crate::sys::{self};
 
@@ -66,8 +66,10 @@ pub(super) fn queued_after_close(k: SocketKind) -> CaseResult {
         (&fx[2], &r2.fds[0]),
     ] {
         ensure!(
-            same_file(f.as_fd(), g.as_fd()) != Sameness::Different,
-            "wrong descriptor after close"
+            oracle::same(f.as_fd(), g.as_fd()).context("after the sender closed")?,
+            "after the sender closed: received fd {} is not the {} sent",
+            g.as_raw_fd(),
+            f.kind.name()
         );
     }
     let tail = queue_state(&b);

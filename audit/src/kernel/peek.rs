@@ -3,11 +3,11 @@
 use std::os::fd::{AsFd, AsRawFd};
 
 use anyhow::{ensure, Context as _};
-use inflight::inspect::{same_file, Sameness};
 use inflight::SocketKind;
 use inflight_testkit::FdKind;
 
 use super::common::{pair, recv, send, BIG};
+use crate::oracle;
 use crate::runner::{CaseResult, Outcome};
 
 pub(super) fn msg_peek(k: SocketKind) -> CaseResult {
@@ -33,10 +33,15 @@ pub(super) fn msg_peek(k: SocketKind) -> CaseResult {
         nums[0] != nums[1] && nums[1] != nums[2] && nums[0] != nums[2],
         "numbers {nums:?} repeat"
     );
-    for f in [&p1.fds[0], &p2.fds[0], &r.fds[0]] {
+    for (f, what) in [
+        (&p1.fds[0], "peek 1"),
+        (&p2.fds[0], "peek 2"),
+        (&r.fds[0], "receive"),
+    ] {
         ensure!(
-            same_file(fx.as_fd(), f.as_fd()) != Sameness::Different,
-            "a peeked descriptor is another file"
+            oracle::same(fx.as_fd(), f.as_fd()).with_context(|| what.to_string())?,
+            "the descriptor of {what} (fd {}) is another open file description than the one sent",
+            f.as_raw_fd()
         );
     }
     Ok(Outcome::pass(format!(
@@ -64,8 +69,8 @@ pub(super) fn peek_lookahead_stream() -> CaseResult {
     );
     for f in &p.fds {
         ensure!(
-            same_file(fx.as_fd(), f.as_fd()) != Sameness::Different,
-            "the peeked descriptor is another file"
+            oracle::same(fx.as_fd(), f.as_fd()).context("the peeked descriptor")?,
+            "the peeked descriptor is another open file description than the one sent"
         );
     }
     let what = if p.fds.is_empty() {

@@ -5,12 +5,13 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _};
-use inflight::inspect::{file_id, same_file, Sameness};
+use inflight::inspect::file_id;
 use inflight::SocketKind;
 use inflight_testkit::cmsg::{space as cmsg_space, HEADER_LEN as HDR};
 use inflight_testkit::FdKind;
 
 use super::common::{hung_up, pair, queue_state, raws, recv, send, BIG};
+use crate::oracle;
 use crate::runner::{CaseResult, Outcome, Settings};
 use crate::sys::{self};
 
@@ -132,8 +133,9 @@ pub(super) fn payload_truncation(k: SocketKind) -> CaseResult {
         r.fds.len()
     );
     ensure!(
-        same_file(fx.as_fd(), r.fds[0].as_fd()) != Sameness::Different,
-        "wrong descriptor"
+        oracle::same(fx.as_fd(), r.fds[0].as_fd())
+            .context("the descriptor beside the truncated payload")?,
+        "{k}: the descriptor beside the truncated payload is not the /dev/null sent"
     );
     let q = queue_state(&b);
     ensure!(

@@ -16,6 +16,7 @@ use inflight_testkit::{Fixture, LeakGuard, Leaks};
 use self::plan::{Msg, Plan};
 use self::session::Session;
 use crate::compare::{Identity, Sent};
+use crate::oracle::{self, Undecided};
 use crate::runner::{describe, Case, CaseResult, Outcome, Settings};
 
 /// The command line of the program under audit.
@@ -91,7 +92,7 @@ fn run_case(
     session(&mut slot, cmd, kind, s)?;
     let guard = LeakGuard::start();
     let result = session(&mut slot, cmd, kind, s).and_then(|session| exchange_all(session, plan));
-    if result.is_err() {
+    if result.as_ref().is_err_and(|e| !oracle::is_undecided(e)) {
         // The program was killed (or never started): the next case starts
         // a fresh one.
         *slot = None;
@@ -147,19 +148,20 @@ fn exchange_all(session: &mut Session, plan: &Plan) -> CaseResult {
         }
     }
     if let Some(why) = unverifiable {
-        return Ok(Outcome::skip(format!(
-            "identity not verifiable: {why} (bytes, counts and leaks checked)"
-        )));
+        return Err(anyhow::Error::from(Undecided { why }).context(
+            "bytes, counts and leaks checked, but the identity of the echoed descriptors",
+        ));
     }
     Ok(Outcome::pass(summary(&plan.msgs)))
 }
 
 fn summary(msgs: &[Msg]) -> String {
     format!(
-        "{} message(s), {} descriptor(s), {} payload byte(s) echoed identically (kcmp), no leak in the program",
+        "{} message(s), {} descriptor(s), {} payload byte(s) echoed identically ({}), no leak in the program",
         msgs.len(),
         msgs.iter().map(|m| m.fds.len()).sum::<usize>(),
-        msgs.iter().map(|m| m.payload.len()).sum::<usize>()
+        msgs.iter().map(|m| m.payload.len()).sum::<usize>(),
+        oracle::method()
     )
 }
 
