@@ -5,12 +5,33 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use anyhow::{anyhow, ensure, Context as _};
 use inflight::inspect::is_cloexec;
-use inflight::{ErrorKind, SocketKind};
+use inflight::SocketKind;
 use inflight_testkit::cmsg::{self, cmsg_name, space as cmsg_space};
+use inflight_testkit::sockopt::{self, SO_PASSPIDFD, SO_PASSRIGHTS};
 use inflight_testkit::FdKind;
 
 use super::common::{errno_name, pair, queue_state, recv, send, three, BIG};
 use crate::runner::{CaseResult, Outcome};
+
+/// The skip for a kernel without the socket option `opt` (`name`), decided
+/// by the test kit's raw `setsockopt` probe: only `ENOPROTOOPT` means
+/// missing; `None` when the kernel has it.
+///
+/// # Errors
+///
+/// The probe failed otherwise (never a skip).
+fn kernel_lacks(opt: i32, name: &str, since: &str) -> anyhow::Result<Option<Outcome>> {
+    match sockopt::kernel_has(opt) {
+        Ok(true) => Ok(None),
+        Ok(false) => Ok(Some(Outcome::skip(format!(
+            "the kernel lacks {name}: a raw setsockopt(SOL_SOCKET, {name}) failed with ENOPROTOOPT; {since}"
+        )))),
+        Err(e) => Err(anyhow!(
+            "probing {name} with a raw setsockopt failed with {} (only ENOPROTOOPT means the kernel lacks it)",
+            errno_name(&e)
+        )),
+    }
+}
 
 pub(super) fn passcred(k: SocketKind) -> CaseResult {
     let fx = three()?;
@@ -57,15 +78,12 @@ pub(super) fn passcred(k: SocketKind) -> CaseResult {
 pub(super) fn pidfd(k: SocketKind) -> CaseResult {
     let fx = FdKind::DevNull.open().context("/dev/null")?;
     let (a, b) = pair(k)?;
-    match inflight::set_pass_pidfd(&b, true) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::Unsupported => {
-            return Ok(Outcome::skip(format!(
-                "SO_PASSPIDFD is unknown to this kernel ({e}); SCM_PIDFD needs Linux 6.5+"
-            )))
-        }
-        Err(e) => return Err(anyhow!("SO_PASSPIDFD: {e}")),
+    if let Some(missing) = kernel_lacks(SO_PASSPIDFD, "SO_PASSPIDFD", "SCM_PIDFD needs Linux 6.5+")?
+    {
+        return Ok(missing);
     }
+    inflight::set_pass_pidfd(&b, true)
+        .context("the kernel has SO_PASSPIDFD (raw probe), but inflight::set_pass_pidfd failed")?;
     send(&a, b"p", &[fx.fd.as_raw_fd()]).context("sendmsg")?;
     let (_, r) = recv(&b, 16, Some(BIG), 0).context("recvmsg")?;
     let order: Vec<String> = r.order.iter().map(|&(l, t)| cmsg_name(l, t)).collect();
@@ -101,15 +119,14 @@ pub(super) fn pidfd(k: SocketKind) -> CaseResult {
 pub(super) fn passrights(k: SocketKind) -> CaseResult {
     let fx = FdKind::DevNull.open().context("/dev/null")?;
     let (a, b) = pair(k)?;
-    match inflight::set_pass_rights(&b, false) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::Unsupported => {
-            return Ok(Outcome::skip(format!(
-                "SO_PASSRIGHTS is unknown to this kernel ({e}); it appeared in Linux 6.16"
-            )))
-        }
-        Err(e) => return Err(anyhow!("SO_PASSRIGHTS: {e}")),
+    if let Some(missing) =
+        kernel_lacks(SO_PASSRIGHTS, "SO_PASSRIGHTS", "it appeared in Linux 6.16")?
+    {
+        return Ok(missing);
     }
+    inflight::set_pass_rights(&b, false).context(
+        "the kernel has SO_PASSRIGHTS (raw probe), but inflight::set_pass_rights(false) failed",
+    )?;
     let refused = send(&a, b"r", &[fx.fd.as_raw_fd()]);
     let q = queue_state(&b);
     let plain = send(&a, b"plain", &[]);
