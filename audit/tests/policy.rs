@@ -122,3 +122,149 @@ fn an_undecided_identity_fails_the_crates_and_program_batteries_too() {
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.contains("cannot tell"), "{detail}");
 }
+
+/// A list file in a fresh temporary directory.
+fn list_file(name: &str, text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("writing the list");
+    let path = path.to_str().expect("utf-8 path").to_string();
+    (dir, path)
+}
+
+/// `kernel/identity/dir-o-path` skipped: no kcmp, and the opt-in.
+const SKIPPING: [(&str, &str); 2] = [(NO_KCMP, "1"), (ALLOW, "1")];
+
+#[test]
+fn a_known_finding_that_now_skips_fails_the_run() {
+    let (_d, path) = list_file("expect.txt", "kernel/identity/dir-o-path\tanything\n");
+    let args = [
+        "kernel",
+        "--expect",
+        &path,
+        "--case",
+        "kernel/identity/dir-o-path",
+    ];
+    let (code, r) = json(&args, &SKIPPING);
+    assert_eq!(code, 1, "{r}");
+    let (status, detail) = case(&r, "kernel/identity/dir-o-path");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail.contains("listed as a known finding in the --expect file")
+            && detail.contains("expect.txt:1) but skipped now")
+            && detail.contains("the finding is no longer checked"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn a_listed_name_that_names_no_case_is_a_usage_error() {
+    for flag in ["--expect", "--expect-skips"] {
+        let (_d, path) = list_file(
+            "list.txt",
+            "# a comment\ncrates/nix/truncation-leak\tleaked\ncrates/nix/truncation-laek\tleaked\n",
+        );
+        // The misspelt name is an error even though the run selects
+        // another battery; the valid crates entry is not.
+        let out = audit(&["kernel", flag, &path, "--case", "kernel/gc-cycle"], &[]);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("name no case of the auditor")
+                && err.contains("list.txt:3: crates/nix/truncation-laek"),
+            "{flag}: {err}"
+        );
+        assert!(!err.contains("truncation-leak "), "{err}");
+    }
+}
+
+#[test]
+fn an_unlisted_skip_fails_the_run_with_expect_skips() {
+    let cases = [
+        "--case",
+        "kernel/identity/dir-o-path",
+        "--case",
+        "kernel/identity/file",
+    ];
+    let (_d, empty) = list_file("skips.txt", "# nothing is expected to skip\n");
+    let mut args = vec!["kernel", "--expect-skips", &empty];
+    args.extend_from_slice(&cases);
+    let (code, r) = json(&args, &SKIPPING);
+    assert_eq!(code, 1, "{r}");
+    let (status, detail) = case(&r, "kernel/identity/dir-o-path");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail.contains("but the --expect-skips file does not list it: an unexpected skip")
+            && detail.contains("status flags cannot be flipped"),
+        "{detail}"
+    );
+    assert_eq!(case(&r, "kernel/identity/file").0, "pass");
+
+    // Listed with its reason: a skip, and the run passes.
+    let (_d, listed) = list_file(
+        "skips.txt",
+        "kernel/identity/dir-o-path\tstatus flags cannot be flipped\n",
+    );
+    let mut args = vec!["kernel", "--expect-skips", &listed];
+    args.extend_from_slice(&cases);
+    let (code, r) = json(&args, &SKIPPING);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(case(&r, "kernel/identity/dir-o-path").0, "skipped");
+
+    // The same list where the case runs (kcmp decides): the run fails.
+    let (code, r) = json(&args, &[]);
+    assert_eq!(code, 1, "{r}");
+    let (status, detail) = case(&r, "kernel/identity/dir-o-path");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("but ran and passed"), "{detail}");
+
+    // Listed with another reason: the run fails.
+    let (_d, other) = list_file(
+        "skips.txt",
+        "kernel/identity/dir-o-path\tno SO_PASSRIGHTS\n",
+    );
+    let mut args = vec!["kernel", "--expect-skips", &other];
+    args.extend_from_slice(&cases);
+    let (code, r) = json(&args, &SKIPPING);
+    assert_eq!(code, 1, "{r}");
+    let (_, detail) = case(&r, "kernel/identity/dir-o-path");
+    assert!(
+        detail.contains("expects the reason \"no SO_PASSRIGHTS\""),
+        "{detail}"
+    );
+
+    // An entry without its reason is a usage error.
+    let (_d, bare) = list_file("skips.txt", "kernel/identity/dir-o-path\n");
+    let out = audit(
+        &[
+            "kernel",
+            "--expect-skips",
+            &bare,
+            "--case",
+            "kernel/gc-cycle",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no reason"));
+}
+
+#[test]
+fn the_ci_lists_are_valid() {
+    // The files CI passes name only real cases (a usage error otherwise).
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+    let crates = format!("{root}expected-crates.txt");
+    let skips = format!("{root}expected-skips.txt");
+    let out = audit(
+        &[
+            "kernel",
+            "--expect",
+            &crates,
+            "--expect-skips",
+            &skips,
+            "--list",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
