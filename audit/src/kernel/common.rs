@@ -55,6 +55,37 @@ pub(super) fn recv(
     Ok((buf, r))
 }
 
+/// Every receive (of up to 64 bytes, with room for any control data) until
+/// nothing is queued: the payload and what came with it, at most 8.
+///
+/// # Errors
+///
+/// A receive failed with anything but `EAGAIN`.
+pub(super) fn drain(sock: &OwnedFd) -> std::io::Result<Vec<(Vec<u8>, RawRecv)>> {
+    let mut out = Vec::new();
+    while out.len() < 8 {
+        match recv(sock, 64, Some(BIG), 0) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+            Ok(got) => out.push(got),
+        }
+    }
+    Ok(out)
+}
+
+/// Receives as `payload+N fd` items, for evidence: `"efgh"+1 fd, "ij"+0 fd`.
+pub(super) fn shape(receives: &[(Vec<u8>, RawRecv)]) -> String {
+    let parts: Vec<String> = receives
+        .iter()
+        .map(|(p, r)| format!("{:?}+{} fd", String::from_utf8_lossy(p), r.fds.len()))
+        .collect();
+    if parts.is_empty() {
+        "nothing".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// What a non-blocking receive finds: "nothing queued", "end of stream" or
 /// a description of a message.
 pub(super) fn queue_state(sock: &OwnedFd) -> String {

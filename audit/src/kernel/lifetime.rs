@@ -73,6 +73,14 @@ pub(super) fn queued_after_close(k: SocketKind) -> CaseResult {
         );
     }
     let tail = queue_state(&b);
+    // Stream and seqpacket sockets see the closed peer as end of stream;
+    // datagram sockets have no connection to end.
+    let end = if k == SocketKind::Datagram {
+        "nothing queued"
+    } else {
+        "end of stream"
+    };
+    ensure!(tail == end, "after both messages: {tail} (expected {end})");
     Ok(Outcome::pass(format!(
         "sender's socket closed with 2 messages queued: both received with their 3 descriptors; then {tail}"
     )))

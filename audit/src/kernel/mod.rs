@@ -125,7 +125,7 @@ pub fn cases() -> Vec<Case> {
     b.per_kind("queued-after-close", all, |k, _| {
         lifetime::queued_after_close(k)
     });
-    b.per_kind("passcred-beside-rights", all, |k, _| ancillary::passcred(k));
+    b.per_kind("passcred-beside-rights", all, ancillary::passcred);
     b.per_kind("scm-pidfd", all, |k, _| ancillary::pidfd(k));
     b.one("gc-cycle", lifetime::gc_cycle);
     b.per_kind("so-passrights", all, |k, _| ancillary::passrights(k));

@@ -85,10 +85,8 @@ fn one_buffer(k: SocketKind, n: usize, len: usize, s: &Settings) -> anyhow::Resu
             "buffer {len}: pipe #{i}'s write end was discarded but not released (no EOF on its read end)"
         );
     }
-    ensure!(
-        queue_state(&b) == "nothing queued" || k == SocketKind::Stream,
-        "buffer {len}: message still queued"
-    );
+    let q = queue_state(&b);
+    ensure!(q == "nothing queued", "buffer {len}: then {q}");
     Ok(want)
 }
 
@@ -101,10 +99,11 @@ pub(super) fn no_control_buffer(k: SocketKind, s: &Settings) -> CaseResult {
     let (bytes, r) = recv(&b, 16, None, 0).context("recvmsg")?;
     ensure!(bytes == b"hi", "payload {bytes:?}");
     ensure!(
-        r.fds.is_empty() && r.ctrunc(),
-        "{} descriptors, MSG_CTRUNC {}",
+        r.fds.is_empty() && r.ctrunc() && r.controllen == 0,
+        "{} descriptors, MSG_CTRUNC {}, msg_controllen {}",
         r.fds.len(),
-        r.ctrunc()
+        r.ctrunc(),
+        r.controllen
     );
     let wait = s.timeout.min(Duration::from_secs(2));
     ensure!(
