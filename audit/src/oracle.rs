@@ -74,7 +74,12 @@ pub fn is_undecided(e: &anyhow::Error) -> bool {
 /// The outcome of a case that stopped on an undecided identity (`detail`
 /// says where): skipped with the reason under the opt-in, failed otherwise.
 pub fn undecided_outcome(detail: &str) -> Outcome {
-    if unknown_allowed() {
+    outcome_for(detail, unknown_allowed())
+}
+
+/// [`undecided_outcome`] with the opt-in given.
+fn outcome_for(detail: &str, allowed: bool) -> Outcome {
+    if allowed {
         Outcome::skip(format!(
             "{detail} [reported as skipped: {ALLOW_UNKNOWN_ENV}=1]"
         ))
@@ -112,13 +117,22 @@ mod tests {
         let e = anyhow::Error::from(Undecided { why: "test".into() }).context("position 3");
         assert!(is_undecided(&e));
         assert!(!is_undecided(&anyhow::anyhow!("other")));
-        // The test environment does not set the opt-in (CI neither).
-        if !unknown_allowed() {
-            let o = undecided_outcome(&format!("{e:#}"));
-            assert_eq!(o.status, Status::Fail);
-            assert!(o.detail.contains("position 3: cannot tell"), "{}", o.detail);
-            assert!(o.detail.contains(ALLOW_UNKNOWN_ENV), "{}", o.detail);
-            assert_eq!(header_note(), None);
-        }
+        let detail = format!("{e:#}");
+        let failed = outcome_for(&detail, false);
+        assert_eq!(failed.status, Status::Fail);
+        assert!(
+            failed.detail.contains("position 3: cannot tell"),
+            "{}",
+            failed.detail
+        );
+        assert!(failed
+            .detail
+            .contains("set INFLIGHT_ALLOW_UNKNOWN_IDENTITY=1"));
+        let skipped = outcome_for(&detail, true);
+        assert_eq!(skipped.status, Status::Skip);
+        assert!(skipped
+            .detail
+            .ends_with("[reported as skipped: INFLIGHT_ALLOW_UNKNOWN_IDENTITY=1]"));
+        assert_eq!(header_note().is_some(), unknown_allowed());
     }
 }
