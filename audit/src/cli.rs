@@ -46,10 +46,17 @@ pub struct Common {
     #[arg(long, value_name = "SECS", default_value_t = 10.0, global = true)]
     pub timeout: f64,
     /// A file of known findings (case name, optionally a tab and a text the
-    /// failure must mention): those fail as KNOWN without failing the run,
-    /// and one that passes fails the run (the file is out of date).
+    /// failure must mention): those fail as KNOWN without failing the run;
+    /// one that passes, skips or fails otherwise fails the run (the file is
+    /// out of date), and so does a name that names no case.
     #[arg(long, value_name = "FILE", global = true)]
     pub expect: Option<String>,
+    /// A file of expected skips (case name, a tab, and a text the skip's
+    /// reason must contain). With it, a skip it does not list fails the
+    /// run, and so does a listed case that no longer skips, or skips for
+    /// another reason, and a name that names no case.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub expect_skips: Option<String>,
 }
 
 impl Common {

@@ -5,8 +5,10 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use anyhow::bail;
-use inflight::inspect::{file_id, same_file, Sameness};
+use inflight::inspect::file_id;
 use inflight_testkit::Fixture;
+
+use crate::oracle::{self, Undecided};
 
 /// One descriptor sent, with a label for reports (the fixture's kind).
 #[derive(Clone, Copy, Debug)]
@@ -31,11 +33,27 @@ impl<'a> Sent<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Identity {
     /// Every received descriptor is the same open file description as the
-    /// one sent at its position (`kcmp`).
+    /// one sent at its position (the test kit's oracle).
     Proven,
-    /// Count and files (`fstat`) agree, but `kcmp` cannot tell whether the
-    /// open file descriptions are the same: the first reason why.
+    /// Count and files (`fstat`) agree, but the oracle cannot tell whether
+    /// the open file descriptions are the same: the first position and
+    /// reason.
     Unverifiable(String),
+}
+
+impl Identity {
+    /// `Ok` when proven.
+    ///
+    /// # Errors
+    ///
+    /// [`Undecided`] with the reason: a failure unless the run allows
+    /// undecided identities (see [`oracle`]).
+    pub fn require(self) -> Result<(), Undecided> {
+        match self {
+            Identity::Proven => Ok(()),
+            Identity::Unverifiable(why) => Err(Undecided { why }),
+        }
+    }
 }
 
 /// Checks that `got` holds, in order, the same open file descriptions as
@@ -58,17 +76,19 @@ pub fn compare(sent: &[Sent<'_>], got: &[OwnedFd]) -> anyhow::Result<Identity> {
     }
     let mut unverifiable = None;
     for (i, (s, g)) in sent.iter().zip(got).enumerate() {
-        match same_file(s.fd, g.as_fd()) {
-            Sameness::Same => {}
-            Sameness::Different => bail!(different(sent, i, g.as_fd())),
-            Sameness::Unknown(reason) => {
+        match oracle::same(s.fd, g.as_fd()) {
+            Ok(true) => {}
+            Ok(false) => bail!(different(sent, i, g.as_fd())),
+            Err(undecided) => {
                 if file_id(s.fd).ok() != file_id(g.as_fd()).ok() {
                     bail!(
                         "received descriptor #{i} ({}) is a different file (fstat)",
                         s.label
                     );
                 }
-                unverifiable.get_or_insert_with(|| reason.to_string());
+                unverifiable.get_or_insert_with(|| {
+                    format!("descriptor #{i} ({}): {}", s.label, undecided.why)
+                });
             }
         }
     }
@@ -84,7 +104,7 @@ fn different(sent: &[Sent<'_>], i: usize, got: BorrowedFd<'_>) -> String {
     let label = sent[i].label;
     if let Some(j) = sent
         .iter()
-        .position(|s| same_file(s.fd, got) == Sameness::Same)
+        .position(|s| oracle::same(s.fd, got) == Ok(true))
     {
         return format!(
             "order not preserved: received descriptor #{i} is sent descriptor #{j} ({}), expected #{i} ({label})",
@@ -97,11 +117,13 @@ fn different(sent: &[Sent<'_>], i: usize, got: BorrowedFd<'_>) -> String {
     };
     if same_inode {
         format!(
-            "received descriptor #{i} ({label}) is the same file (fstat dev/inode equal) but not the same open file description (kcmp): it was reopened instead of passed on as received"
+            "received descriptor #{i} ({label}) is the same file (fstat dev/inode equal) but not the same open file description ({}): it was reopened instead of passed on as received",
+            oracle::method()
         )
     } else {
         format!(
-            "received descriptor #{i} ({label}) is a different file altogether (kcmp and fstat differ)"
+            "received descriptor #{i} ({label}) is a different file altogether ({} and fstat differ)",
+            oracle::method()
         )
     }
 }
@@ -130,13 +152,15 @@ mod tests {
     fn identical_duplicates_pass() {
         let fx = fixtures();
         let got: Vec<OwnedFd> = fx.iter().map(dup).collect();
-        match compare(&sent(&fx), &got).unwrap() {
-            Identity::Proven => {}
-            Identity::Unverifiable(why) => {
-                // Only where kcmp is missing; the files were still checked.
-                assert!(!why.is_empty());
-            }
-        }
+        // kcmp, or the status-flag flip: both decide for these kinds.
+        assert_eq!(compare(&sent(&fx), &got).unwrap(), Identity::Proven);
+    }
+
+    #[test]
+    fn an_undecided_identity_is_required_away() {
+        let why = Identity::Unverifiable("no kcmp".into()).require();
+        assert_eq!(why.unwrap_err().why, "no kcmp");
+        assert_eq!(Identity::Proven.require(), Ok(()));
     }
 
     #[test]
@@ -147,18 +171,16 @@ mod tests {
             e.to_string(),
             "descriptor count differs: sent 3 (file, pipe-read, dev-null), received 1"
         );
-        if same_file(fx[0].as_fd(), fx[1].as_fd()) == Sameness::Different {
-            let swapped = vec![dup(&fx[1]), dup(&fx[0]), dup(&fx[2])];
-            let e = compare(&sent(&fx), &swapped).unwrap_err().to_string();
-            assert!(e.starts_with("order not preserved: received descriptor #0 is sent descriptor #1 (pipe-read), expected #0 (file)"), "{e}");
-            let reopened: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-            let got = vec![dup(&fx[0]), dup(&fx[1]), reopened];
-            let e = compare(&sent(&fx), &got).unwrap_err().to_string();
-            assert!(e.contains("#2 (dev-null) is the same file (fstat dev/inode equal) but not the same open file description (kcmp)"), "{e}");
-            let other: OwnedFd = std::fs::File::open("/").unwrap().into();
-            let got = vec![dup(&fx[0]), dup(&fx[1]), other];
-            let e = compare(&sent(&fx), &got).unwrap_err().to_string();
-            assert!(e.contains("a different file altogether"), "{e}");
-        }
+        let swapped = vec![dup(&fx[1]), dup(&fx[0]), dup(&fx[2])];
+        let e = compare(&sent(&fx), &swapped).unwrap_err().to_string();
+        assert!(e.starts_with("order not preserved: received descriptor #0 is sent descriptor #1 (pipe-read), expected #0 (file)"), "{e}");
+        let reopened: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let got = vec![dup(&fx[0]), dup(&fx[1]), reopened];
+        let e = compare(&sent(&fx), &got).unwrap_err().to_string();
+        assert!(e.contains("#2 (dev-null) is the same file (fstat dev/inode equal) but not the same open file description ("), "{e}");
+        let other: OwnedFd = std::fs::File::open("/").unwrap().into();
+        let got = vec![dup(&fx[0]), dup(&fx[1]), other];
+        let e = compare(&sent(&fx), &got).unwrap_err().to_string();
+        assert!(e.contains("a different file altogether"), "{e}");
     }
 }

@@ -18,9 +18,17 @@ pub enum Break {
     Reverse,
     /// Drops the last descriptor of each message.
     Drop,
-    /// Echoes all but the last payload byte.
+    /// Echoes all but the last payload byte of every message after the
+    /// first (the auditor's start-up exchange passes).
     Truncate,
+    /// Echoes correctly, but at the end of input sends an unasked message
+    /// of [`UNSOLICITED`] bytes before exiting with status 0.
+    Unsolicited,
 }
+
+/// The length of the message `--break unsolicited` sends at the end:
+/// longer than any buffer a careless check would read it with.
+pub const UNSOLICITED: usize = 4096;
 
 /// Runs the echo loop on the socket the protocol hands over; returns the
 /// process exit status.
@@ -79,9 +87,14 @@ fn receive_failed(kind: &str, e: &inflight::Error) -> i32 {
     }
 }
 
-/// Applies a deliberate violation to a message about to be echoed: its
-/// descriptors and its payload length.
-fn misbehave(brk: Option<Break>, fds: Vec<OwnedFd>, len: usize) -> (Vec<OwnedFd>, usize) {
+/// Applies a deliberate violation to message number `nth` (from 0) about
+/// to be echoed: its descriptors and its payload length.
+fn misbehave(
+    brk: Option<Break>,
+    nth: usize,
+    fds: Vec<OwnedFd>,
+    len: usize,
+) -> (Vec<OwnedFd>, usize) {
     let mut fds = fds;
     let mut len = len;
     match brk {
@@ -90,7 +103,7 @@ fn misbehave(brk: Option<Break>, fds: Vec<OwnedFd>, len: usize) -> (Vec<OwnedFd>
         Some(Break::Drop) => {
             fds.pop();
         }
-        Some(Break::Truncate) if len > 1 => len -= 1,
+        Some(Break::Truncate) if nth > 0 && len > 1 => len -= 1,
         _ => {}
     }
     (fds, len)
@@ -114,16 +127,21 @@ fn serve(brk: Option<Break>) -> std::io::Result<i32> {
     };
     let mut buf = vec![0u8; 65536];
     let mut leaked: Vec<OwnedFd> = Vec::new();
+    let mut nth = 0usize;
     loop {
         let got = match inflight::recv_fds_vec(&sock, &mut buf, inflight::SCM_MAX_FD) {
             Ok(got) => got,
             Err(e) => return Ok(receive_failed(&kind, &e)),
         };
         if got.bytes == 0 && got.fds.is_empty() {
+            if brk == Some(Break::Unsolicited) {
+                echo(&sock, &[b'u'; UNSOLICITED], &[])?;
+            }
             let _ = std::io::stdout().flush();
             return Ok(0);
         }
-        let (mut fds, len) = misbehave(brk, got.fds, got.bytes);
+        let (mut fds, len) = misbehave(brk, nth, got.fds, got.bytes);
+        nth += 1;
         echo(&sock, &buf[..len], &fds)?;
         if brk == Some(Break::Leak) {
             leaked.append(&mut fds);

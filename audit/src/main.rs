@@ -25,12 +25,14 @@ mod crates;
 mod echo;
 mod expect;
 mod kernel;
+mod oracle;
 mod output;
 mod program;
 mod runner;
 mod select;
 mod sys;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -124,6 +126,21 @@ fn plan(command: Option<Cmd>) -> anyhow::Result<Plan> {
     })
 }
 
+/// The name of every case of every battery (the program battery's names
+/// do not depend on the program), to check the `--expect` files against.
+fn every_case_name() -> BTreeSet<String> {
+    let any_program = ProgramCmd {
+        program: "program".into(),
+        args: Vec::new(),
+    };
+    kernel::cases()
+        .into_iter()
+        .chain(crates::cases())
+        .chain(program::cases(&any_program, &SocketKind::ALL))
+        .map(|c| c.name)
+        .collect()
+}
+
 /// Runs the selected cases and reports them. Exit status 1 when a case
 /// failed; an error is a usage error (exit status 2).
 fn audit(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -135,6 +152,8 @@ fn audit(cli: Cli) -> anyhow::Result<ExitCode> {
         .into_iter()
         .filter(|c| selection.selects(&c.name))
         .collect();
+    let expect = Expectations::read(common.expect.as_deref(), common.expect_skips.as_deref())?;
+    expect.check_names(&every_case_name())?;
     if common.list {
         for c in &cases {
             println!("{}", c.name);
@@ -142,10 +161,6 @@ fn audit(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     ensure!(!cases.is_empty(), "no case matches {:?}", common.cases);
-    let expect = match &common.expect {
-        Some(path) => Expectations::read(path)?,
-        None => Expectations::default(),
-    };
     let settings = Settings {
         timeout: common.timeout()?,
     };

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::expect::Expectations;
+use crate::oracle;
 
 /// The verdict of one case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -85,6 +86,16 @@ pub fn describe(result: &CaseResult) -> String {
         Ok(o) => format!("{}: {}", o.status.label(), o.detail),
         Err(e) => format!("FAIL: {e:#}"),
     }
+}
+
+/// A multi-line text (a leak guard's report) on one line.
+pub fn one_line(text: &impl std::fmt::Display) -> String {
+    text.to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Settings every case can read.
@@ -219,10 +230,12 @@ fn progress_bar(total: usize) -> ProgressBar {
     bar
 }
 
-/// Runs one case body, turning an error or a panic into a failure.
+/// Runs one case body, turning an error or a panic into a failure (an
+/// undecided identity: see [`oracle::undecided_outcome`]).
 fn run_body(body: Body, settings: &Settings) -> Outcome {
     match catch_unwind(AssertUnwindSafe(|| body(settings))) {
         Ok(Ok(o)) => o,
+        Ok(Err(e)) if oracle::is_undecided(&e) => oracle::undecided_outcome(&format!("{e:#}")),
         Ok(Err(e)) => Outcome::fail(format!("{e:#}")),
         Err(panic) => {
             let msg = panic

@@ -78,7 +78,7 @@ fn a_program_that_reopens_by_path_is_not_the_same_open_file_description() {
         "program/seqpacket/kind-file",
         &[
             "same file (fstat dev/inode equal)",
-            "not the same open file description (kcmp)",
+            "not the same open file description (kcmp(KCMP_FILE))",
             "reopened",
         ],
     );
@@ -136,29 +136,61 @@ fn a_program_that_drops_a_descriptor_has_the_wrong_count() {
 
 #[test]
 fn a_program_that_truncates_the_payload_is_caught() {
+    // The program echoes the start-up exchange intact and truncates every
+    // later message: the payload case fails, with the truncation named.
     let (code, r) = program(
-        &["program/dgram/payload-100"],
+        &["program/dgram/payload-100", "program/seqpacket/payload-100"],
         &[BIN, "echo", "--break", "truncate"],
         &[],
     );
     assert_eq!(code, 1);
-    assert_fails(
-        &r,
-        "program/dgram/payload-100",
-        &["payload differs: sent 20 bytes, echoed 19 bytes"],
-    );
+    for name in ["program/dgram/payload-100", "program/seqpacket/payload-100"] {
+        assert_fails(
+            &r,
+            name,
+            &["payload differs: sent 100 bytes, echoed 99 bytes (first difference at byte 99)"],
+        );
+        let (_, detail) = case(&r, name);
+        assert!(!detail.contains("start-up"), "{name}: {detail}");
+    }
     // On a stream the missing byte never comes: a timeout that says why.
     let (code, r) = program(
-        &["program/stream/payload-1"],
+        &["program/stream/payload-100"],
         &[BIN, "echo", "--break", "truncate"],
         &["--timeout", "1"],
     );
     assert_eq!(code, 1);
     assert_fails(
         &r,
-        "program/stream/payload-1",
-        &["got 19 of 20 bytes", "payload truncated"],
+        "program/stream/payload-100",
+        &[
+            "got 99 of 100 bytes, 1 of 1 descriptors",
+            "payload truncated",
+        ],
     );
+    let (_, detail) = case(&r, "program/stream/payload-100");
+    assert!(!detail.contains("start-up"), "{detail}");
+}
+
+#[test]
+fn a_program_that_sends_unasked_after_its_last_echo_does_not_exit_cleanly() {
+    let (code, r) = program(
+        &["program/*/fds-2", "program/*/clean-exit"],
+        &[BIN, "echo", "--break", "unsolicited"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    for kind in ["stream", "seqpacket", "dgram"] {
+        // The echoes themselves are right...
+        let (status, detail) = case(&r, &format!("program/{kind}/fds-2"));
+        assert_eq!(status, "pass", "{kind}: {detail}");
+        // ...but a 4096-byte message follows the end of input.
+        assert_fails(
+            &r,
+            &format!("program/{kind}/clean-exit"),
+            &["program sent 1 unexpected message(s): 4096 byte(s) and 0 descriptor(s) after its last echo"],
+        );
+    }
 }
 
 #[test]

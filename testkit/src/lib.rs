@@ -18,6 +18,8 @@
 //! - [`guard`]: the descriptor-leak guard and the process-wide lock it holds.
 //! - [`oracle`]: are two descriptors the same open file description.
 //! - [`probe`]: what the kernel supports, asked with raw system calls.
+//! - [`sockopt`]: raw `int` socket options, and feature probes that say
+//!   "missing" only on `ENOPROTOOPT`.
 //!
 //! The kit is for Linux (and Android, untested): it uses `/proc`, `kcmp(2)`,
 //! eventfds, memfds and timerfds. On other systems it is empty.
@@ -38,6 +40,7 @@ pub mod oracle;
 pub mod probe;
 pub mod raw;
 pub mod reference;
+pub mod sockopt;
 
 pub use aligned::AlignedBuf;
 pub use fdtable::Described;

@@ -16,16 +16,9 @@
 //! ```
 
 use std::io::{self, Write as _};
-use std::os::fd::AsRawFd;
 
-/// `SO_PASSPIDFD` (Linux 6.5): every received message carries an
-/// `SCM_PIDFD` of the sender.
-pub const SO_PASSPIDFD: i32 = libc::SO_PASSPIDFD;
-
-/// `SO_PASSRIGHTS` (Linux 6.16): with it off, the socket refuses
-/// `SCM_RIGHTS`. The value of `asm-generic/socket.h` (the `libc` crate does
-/// not have it yet).
-pub const SO_PASSRIGHTS: i32 = 83;
+use crate::sockopt;
+pub use crate::sockopt::{SO_PASSPIDFD, SO_PASSRIGHTS};
 
 /// Whether the kernel has a feature.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,44 +29,21 @@ pub enum Support {
     Missing(String),
 }
 
-/// Sets the `SOL_SOCKET` option `name` to 1 on a fresh `AF_UNIX` datagram
-/// socket with a raw `setsockopt(2)` (an `int` of `sizeof(int)` bytes).
+/// Whether the kernel knows the `SOL_SOCKET` option `name`
+/// ([`sockopt::kernel_has`]), with the reason when it does not.
 ///
 /// # Errors
 ///
 /// Any `setsockopt` error but `ENOPROTOOPT` (which is
 /// [`Support::Missing`]), or the `socket` error.
 pub fn socket_option(name: i32) -> io::Result<Support> {
-    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-    let sock = socket(
-        AddressFamily::Unix,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt(2) reads `optlen` bytes at `optval`: a live local
-    // `c_int` of exactly that size. `sock` is an open socket for the call.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            name,
-            std::ptr::from_ref(&on).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        return Ok(Support::Present);
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ENOPROTOOPT) {
-        Ok(Support::Missing(format!(
-            "socket option {name} is unknown to this kernel ({e})"
-        )))
+    Ok(if sockopt::kernel_has(name)? {
+        Support::Present
     } else {
-        Err(e)
-    }
+        Support::Missing(format!(
+            "socket option {name} is unknown to this kernel (ENOPROTOOPT)"
+        ))
+    })
 }
 
 /// Prints `skipped: {why}` on the process's stderr, where libtest does

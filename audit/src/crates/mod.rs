@@ -4,7 +4,8 @@
 //! Where a case is about what an implementation does on *receive*, the
 //! auditor sends with raw `sendmsg` (so the message is exactly the one the
 //! case needs, whatever the implementation can send); leaks are measured
-//! from outside, on this process's descriptor table.
+//! from outside, on this process's descriptor table, with the test kit's
+//! witnessed [`LeakGuard`].
 
 mod transfer;
 mod truncation;
@@ -12,12 +13,12 @@ mod truncation;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context as _};
-use inflight::inspect::{FdSnapshot, OpenFd};
+use anyhow::{bail, ensure, Context as _};
 use inflight::SocketKind;
 use inflight_impls::{Implementation, Recv};
+use inflight_testkit::{Described, LeakGuard, Leaks};
 
-use crate::runner::{Case, CaseResult, Settings};
+use crate::runner::{one_line, Case, CaseResult, Settings};
 use crate::sys;
 
 /// A fresh instance of implementation number `index` of
@@ -42,7 +43,7 @@ fn wait_readable(sock: &OwnedFd, s: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list(fds: &[OpenFd]) -> String {
+fn list(fds: &[impl std::fmt::Display]) -> String {
     let v: Vec<String> = fds.iter().take(4).map(|f| f.to_string()).collect();
     let more = if fds.len() > 4 {
         format!(" +{}", fds.len() - 4)
@@ -58,18 +59,23 @@ struct Observed {
     /// The implementation's result; an error is kept as text (dropping it
     /// first closes whatever descriptors it carried).
     result: Result<Recv, String>,
-    leaked: Vec<OpenFd>,
+    leaked: Vec<Described>,
 }
 
 /// Receives once through `p` with room for `capacity` descriptors, and
 /// measures what the receive leaked (closing it, so the auditor stays clean).
+///
+/// # Errors
+///
+/// The receive closed or replaced a descriptor that was open before it
+/// (one it did not own), or the descriptor table could not be read.
 fn observe_recv(
     p: &mut dyn Implementation,
     sock: &OwnedFd,
     buf: &mut [u8],
     capacity: usize,
 ) -> anyhow::Result<Observed> {
-    let before = FdSnapshot::take().context("/proc/self/fd")?;
+    let guard = LeakGuard::start();
     // An error may own descriptors (inflight's truncation errors do): it is
     // turned into text and dropped here, before looking for leaks.
     let result = p
@@ -79,21 +85,31 @@ fn observe_recv(
         .as_ref()
         .map(|r| r.fds.iter().map(|f| f.as_raw_fd()).collect())
         .unwrap_or_default();
-    let after = FdSnapshot::take().context("/proc/self/fd")?;
-    let leaked: Vec<OpenFd> = after
-        .leaked_since(&before)
-        .into_iter()
-        .filter(|f| !returned.contains(&f.fd))
-        .collect();
+    let mut changes = guard.finish().err().unwrap_or_default();
+    changes.leaked.retain(|d| !returned.contains(&d.fd));
+    let leaked = std::mem::take(&mut changes.leaked);
     // Close what leaked, so that the auditor itself stays clean.
-    for f in &leaked {
+    for d in &leaked {
         // SAFETY: close(2) on a number that the kernel installed in this
         // process during the receive above and that nothing owns any more:
         // the implementation neither returned it nor closed it, and its
         // error (if any) was dropped above, so no OwnedFd refers to it.
-        unsafe { libc::close(f.fd) };
+        unsafe { libc::close(d.fd) };
     }
+    unowned_changes(&changes)?;
     Ok(Observed { result, leaked })
+}
+
+/// Fails when a call closed or replaced descriptors open before it (ones
+/// it did not own), or the guard could not tell.
+fn unowned_changes(changes: &Leaks) -> anyhow::Result<()> {
+    if changes.closed.is_empty() && changes.replaced.is_empty() && changes.notes.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "the implementation changed descriptors it did not own: {}",
+        one_line(changes)
+    )
 }
 
 /// Receives until `want` descriptors arrived (several messages for

@@ -5,12 +5,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Context as _};
-use inflight::inspect::{is_cloexec, same_file, FdSnapshot, Sameness};
+use inflight::inspect::is_cloexec;
 use inflight::SocketKind;
-use inflight_testkit::{FdKind, Fixture};
+use inflight_testkit::{FdKind, Fixture, LeakGuard};
 
-use super::{list, pair, passer, recv_all};
-use crate::compare::{compare, Identity, Sent};
+use super::{list, pair, passer, recv_all, unowned_changes};
+use crate::compare::{compare, Sent};
+use crate::oracle;
 use crate::runner::{CaseResult, Outcome, Settings};
 use crate::sys;
 
@@ -20,11 +21,10 @@ pub(super) fn roundtrip(i: usize, s: &Settings, kind: SocketKind) -> CaseResult 
     let (a, b) = pair(kind)?;
     p.send(a.as_fd(), b"hello", &[fx.as_fd()]).context("send")?;
     let (_, fds, _) = recv_all(p.as_mut(), &b, 1, s)?;
-    if let Identity::Unverifiable(why) = compare(&[Sent::of(&fx)], &fds)? {
-        return Ok(Outcome::skip(format!("identity unverifiable: {why}")));
-    }
+    compare(&[Sent::of(&fx)], &fds)?.require()?;
     Ok(Outcome::pass(format!(
-        "{kind}: the descriptor round-trips (kcmp)"
+        "{kind}: the descriptor round-trips ({})",
+        oracle::method()
     )))
 }
 
@@ -64,15 +64,16 @@ pub(super) fn several(i: usize, s: &Settings) -> CaseResult {
     }
     let (_, got, messages) = recv_all(p.as_mut(), &b, 4, s)?;
     let sent: Vec<Sent<'_>> = fx.iter().map(Sent::of).collect();
-    compare(&sent, &got)?;
+    compare(&sent, &got)?.require()?;
     ensure!(
         messages == 1,
         "4 descriptors needed {messages} messages: the API carries {} per message",
         p.max_fds_per_message()
     );
-    Ok(Outcome::pass(
-        "4 descriptors in one message, in order (kcmp)",
-    ))
+    Ok(Outcome::pass(format!(
+        "4 descriptors in one message, in order ({})",
+        oracle::method()
+    )))
 }
 
 pub(super) fn all_kinds(i: usize, s: &Settings) -> CaseResult {
@@ -87,9 +88,7 @@ pub(super) fn all_kinds(i: usize, s: &Settings) -> CaseResult {
     p.send(a.as_fd(), b"kinds", &fds).context("send")?;
     let (_, got, messages) = recv_all(p.as_mut(), &b, fds.len(), s)?;
     let sent: Vec<Sent<'_>> = fx.iter().map(Sent::of).collect();
-    if let Identity::Unverifiable(why) = compare(&sent, &got)? {
-        return Ok(Outcome::skip(format!("identity unverifiable: {why}")));
-    }
+    compare(&sent, &got)?.require()?;
     Ok(Outcome::pass(format!(
         "{} kinds ({}) round-trip in order, {messages} message(s)",
         fds.len(),
@@ -105,11 +104,12 @@ pub(super) fn max_253(i: usize, s: &Settings) -> CaseResult {
     p.send(a.as_fd(), b"m", &fds).context("send of 253")?;
     let (_, got, messages) = recv_all(p.as_mut(), &b, fds.len(), s)?;
     ensure!(got.len() == 253, "253 sent, {} received", got.len());
-    ensure!(
-        got.iter()
-            .all(|g| same_file(null.as_fd(), g.as_fd()) != Sameness::Different),
-        "a received descriptor is another file"
-    );
+    for (i, g) in got.iter().enumerate() {
+        ensure!(
+            oracle::same(null.as_fd(), g.as_fd()).with_context(|| format!("received #{i}"))?,
+            "received descriptor #{i} is not the /dev/null sent"
+        );
+    }
     Ok(Outcome::pass(format!(
         "253 descriptors sent and received ({messages} message(s))"
     )))
@@ -120,11 +120,12 @@ pub(super) fn refuse_254(i: usize, s: &Settings) -> CaseResult {
     let null = FdKind::DevNull.open().context("/dev/null")?;
     let fds = vec![null.as_fd(); 254];
     let (a, b) = pair(SocketKind::SeqPacket)?;
-    let before = FdSnapshot::take().context("/proc/self/fd")?;
+    let guard = LeakGuard::start();
     let sent = p.send(a.as_fd(), b"m", &fds);
-    let after = FdSnapshot::take().context("/proc/self/fd")?;
-    let leaked = after.leaked_since(&before);
+    let mut changes = guard.finish().err().unwrap_or_default();
+    let leaked = std::mem::take(&mut changes.leaked);
     ensure!(leaked.is_empty(), "send of 254 leaked {}", list(&leaked));
+    unowned_changes(&changes)?;
     match sent {
         Err(e) => {
             let q = sys::poll_in(b.as_fd(), Duration::ZERO).context("poll")?;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Context as _};
 use inflight::SocketKind;
-use inflight_testkit::{FdKind, Fixture};
+use inflight_testkit::cmsg::Cmsg;
+use inflight_testkit::{raw, FdKind, Fixture};
 
 use super::{list, observe_recv, pair, passer, wait_readable, Observed};
 use crate::runner::{CaseResult, Outcome, Settings};
@@ -19,9 +20,9 @@ pub(super) fn exact_capacity(i: usize, s: &Settings) -> CaseResult {
     let fx: Vec<Fixture> = (0..n)
         .map(|_| FdKind::DevNull.open().context("fixture"))
         .collect::<Result<_, _>>()?;
-    let raw: Vec<RawFd> = fx.iter().map(|f| f.fd.as_raw_fd()).collect();
+    let sent: Vec<RawFd> = fx.iter().map(|f| f.fd.as_raw_fd()).collect();
     let (a, b) = pair(SocketKind::SeqPacket)?;
-    sys::sendmsg(a.as_fd(), b"e", &sys::rights_cmsg(&raw), 0).context("sendmsg")?;
+    raw::sendmsg(a.as_fd(), b"e", &Cmsg::rights(&sent).to_bytes(), 0).context("sendmsg")?;
     wait_readable(&b, s)?;
     let mut buf = [0u8; 16];
     let o = observe_recv(p.as_mut(), &b, &mut buf, n)?;
@@ -53,9 +54,9 @@ fn truncated(i: usize, s: &Settings) -> anyhow::Result<(Observed, usize)> {
     let fx: Vec<Fixture> = (0..SENT)
         .map(|_| FdKind::DevNull.open().context("fixture"))
         .collect::<Result<_, _>>()?;
-    let raw: Vec<RawFd> = fx.iter().map(|f| f.fd.as_raw_fd()).collect();
+    let sent: Vec<RawFd> = fx.iter().map(|f| f.fd.as_raw_fd()).collect();
     let (a, b) = pair(SocketKind::SeqPacket)?;
-    sys::sendmsg(a.as_fd(), b"t", &sys::rights_cmsg(&raw), 0).context("sendmsg")?;
+    raw::sendmsg(a.as_fd(), b"t", &Cmsg::rights(&sent).to_bytes(), 0).context("sendmsg")?;
     wait_readable(&b, s)?;
     let mut buf = [0u8; 16];
     let cap = 2usize.min(p.max_fds_per_message());
@@ -104,10 +105,10 @@ pub(super) fn creds_beside_rights(i: usize, s: &Settings) -> CaseResult {
     let fx: Vec<Fixture> = (0..2)
         .map(|_| FdKind::DevNull.open().context("fixture"))
         .collect::<Result<_, _>>()?;
-    let raw: Vec<RawFd> = fx.iter().map(|f| f.fd.as_raw_fd()).collect();
+    let sent: Vec<RawFd> = fx.iter().map(|f| f.fd.as_raw_fd()).collect();
     let (a, b) = pair(SocketKind::SeqPacket)?;
     inflight::set_pass_credentials(&b, true).context("SO_PASSCRED")?;
-    sys::sendmsg(a.as_fd(), b"c", &sys::rights_cmsg(&raw), 0).context("sendmsg")?;
+    raw::sendmsg(a.as_fd(), b"c", &Cmsg::rights(&sent).to_bytes(), 0).context("sendmsg")?;
     wait_readable(&b, s)?;
     let mut buf = [0u8; 16];
     let cap = 2usize.min(p.max_fds_per_message());
@@ -135,7 +136,8 @@ pub(super) fn payload_truncation(i: usize, s: &Settings) -> CaseResult {
     let fx = FdKind::DevNull.open().context("/dev/null")?;
     let (a, b) = pair(SocketKind::Datagram)?;
     let msg = [7u8; 100];
-    sys::sendmsg(a.as_fd(), &msg, &sys::rights_cmsg(&[fx.fd.as_raw_fd()]), 0).context("sendmsg")?;
+    let control = Cmsg::rights(&[fx.fd.as_raw_fd()]).to_bytes();
+    raw::sendmsg(a.as_fd(), &msg, &control, 0).context("sendmsg")?;
     wait_readable(&b, s)?;
     let mut buf = [0u8; 10];
     let o = observe_recv(p.as_mut(), &b, &mut buf, 1)?;
@@ -174,7 +176,7 @@ pub(super) fn empty_payload_stream(i: usize, s: &Settings) -> CaseResult {
                 != 0;
             if queued {
                 let mut buf = [0u8; 16];
-                let got = sys::recvmsg(b.as_fd(), &mut buf, Some(256), libc::MSG_DONTWAIT)
+                let got = raw::recvmsg(b.as_fd(), &mut buf, Some(256), libc::MSG_DONTWAIT)
                     .context("recvmsg")?;
                 if got.fds.len() == 1 {
                     return Ok(Outcome::pass(format!(

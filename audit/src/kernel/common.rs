@@ -6,15 +6,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _};
 use inflight::SocketKind;
+use inflight_testkit::cmsg::{self, Cmsg};
+use inflight_testkit::raw::{self, RawRecv};
 use inflight_testkit::{FdKind, Fixture};
 
-use crate::sys::{self, RawRecv};
+use crate::sys;
 
-pub(super) const HDR: usize = std::mem::size_of::<libc::cmsghdr>();
+/// The kernel's limit on descriptors in one message (`SCM_MAX_FD`).
+pub(super) const SCM_MAX_FD: usize = 253;
 
 /// A control buffer big enough for anything: 253 descriptors, credentials,
 /// a pidfd, and slack.
-pub(super) const BIG: usize = inflight::codec::space_for(inflight::SCM_MAX_FD) + 64;
+pub(super) const BIG: usize = cmsg::space(4 * SCM_MAX_FD) + cmsg::space(12) + 64;
 
 pub(super) fn pair(kind: SocketKind) -> anyhow::Result<(OwnedFd, OwnedFd)> {
     inflight::socketpair(kind).context("socketpair")
@@ -24,14 +27,19 @@ pub(super) fn raws(fds: &[&OwnedFd]) -> Vec<RawFd> {
     fds.iter().map(|f| f.as_raw_fd()).collect()
 }
 
-/// `sendmsg` with one `SCM_RIGHTS` message (none when `fds` is empty).
-pub(super) fn send(sock: &OwnedFd, payload: &[u8], fds: &[RawFd]) -> std::io::Result<usize> {
-    let control = if fds.is_empty() {
+/// One `SCM_RIGHTS` control message carrying `fds`, none when `fds` is
+/// empty.
+pub(super) fn rights(fds: &[RawFd]) -> Vec<u8> {
+    if fds.is_empty() {
         Vec::new()
     } else {
-        sys::rights_cmsg(fds)
-    };
-    sys::sendmsg(sock.as_fd(), payload, &control, 0)
+        Cmsg::rights(fds).to_bytes()
+    }
+}
+
+/// `sendmsg` with one `SCM_RIGHTS` message (none when `fds` is empty).
+pub(super) fn send(sock: &OwnedFd, payload: &[u8], fds: &[RawFd]) -> std::io::Result<usize> {
+    raw::sendmsg(sock.as_fd(), payload, &rights(fds), 0)
 }
 
 /// A non-blocking `recvmsg`: payload and everything that came with it.
@@ -42,9 +50,40 @@ pub(super) fn recv(
     flags: i32,
 ) -> std::io::Result<(Vec<u8>, RawRecv)> {
     let mut buf = vec![0u8; buflen];
-    let r = sys::recvmsg(sock.as_fd(), &mut buf, control, flags | libc::MSG_DONTWAIT)?;
+    let r = raw::recvmsg(sock.as_fd(), &mut buf, control, flags | libc::MSG_DONTWAIT)?;
     buf.truncate(r.bytes.min(buflen));
     Ok((buf, r))
+}
+
+/// Every receive (of up to 64 bytes, with room for any control data) until
+/// nothing is queued: the payload and what came with it, at most 8.
+///
+/// # Errors
+///
+/// A receive failed with anything but `EAGAIN`.
+pub(super) fn drain(sock: &OwnedFd) -> std::io::Result<Vec<(Vec<u8>, RawRecv)>> {
+    let mut out = Vec::new();
+    while out.len() < 8 {
+        match recv(sock, 64, Some(BIG), 0) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+            Ok(got) => out.push(got),
+        }
+    }
+    Ok(out)
+}
+
+/// Receives as `payload+N fd` items, for evidence: `"efgh"+1 fd, "ij"+0 fd`.
+pub(super) fn shape(receives: &[(Vec<u8>, RawRecv)]) -> String {
+    let parts: Vec<String> = receives
+        .iter()
+        .map(|(p, r)| format!("{:?}+{} fd", String::from_utf8_lossy(p), r.fds.len()))
+        .collect();
+    if parts.is_empty() {
+        "nothing".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// What a non-blocking receive finds: "nothing queued", "end of stream" or

@@ -5,14 +5,15 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
-use anyhow::{anyhow, ensure, Context as _};
-use inflight::inspect::{file_id, is_cloexec, same_file, status_flags, Sameness};
+use anyhow::{ensure, Context as _};
+use inflight::inspect::{file_id, is_cloexec, status_flags};
 use inflight::SocketKind;
 use inflight_testkit::FdKind;
 
 use super::common::{pair, recv, send, three, transfer_one, BIG};
+use crate::oracle;
 use crate::runner::{CaseResult, Outcome};
-use crate::sys::{self};
+use crate::sys;
 
 pub(super) fn identity(fk: FdKind) -> CaseResult {
     let fx = fk
@@ -38,21 +39,18 @@ pub(super) fn identity(fk: FdKind) -> CaseResult {
         "received descriptor has the sender's number {}: not a new descriptor",
         got.as_raw_fd()
     );
-    match same_file(fx.as_fd(), got.as_fd()) {
-        Sameness::Same => Ok(Outcome::pass(format!(
-            "fd {} arrived as fd {}: kcmp(KCMP_FILE)=0 (same open file description), fstat {ib}",
-            fx.fd.as_raw_fd(),
-            got.as_raw_fd()
-        ))),
-        Sameness::Different => Err(anyhow!(
-            "kcmp says fd {} and the received fd {} are different open file descriptions (fstat {ib} equal)",
-            fx.fd.as_raw_fd(),
-            got.as_raw_fd()
-        )),
-        Sameness::Unknown(why) => Ok(Outcome::skip(format!(
-            "cannot prove the same open file description: {why}; fstat {ib} equal"
-        ))),
-    }
+    let (sent, received) = (fx.fd.as_raw_fd(), got.as_raw_fd());
+    let same = oracle::same(fx.as_fd(), got.as_fd())
+        .with_context(|| format!("fd {sent} and the received fd {received} (fstat {ib} equal)"))?;
+    ensure!(
+        same,
+        "{} says fd {sent} and the received fd {received} are different open file descriptions (fstat {ib} equal)",
+        oracle::method()
+    );
+    Ok(Outcome::pass(format!(
+        "fd {sent} arrived as fd {received}: the same open file description ({}), fstat {ib}",
+        oracle::method()
+    )))
 }
 
 pub(super) fn order_repeats(k: SocketKind) -> CaseResult {
@@ -72,15 +70,13 @@ pub(super) fn order_repeats(k: SocketKind) -> CaseResult {
     let shown = format!("{numbers:?}");
     for (pos, (&want, got)) in pattern.iter().zip(&r.fds).enumerate() {
         for (j, f) in fx.iter().enumerate() {
-            let s = same_file(f.as_fd(), got.as_fd());
-            if let Sameness::Unknown(why) = s {
-                return Ok(Outcome::skip(format!("kcmp unavailable: {why}")));
-            }
+            let same = oracle::same(f.as_fd(), got.as_fd())
+                .with_context(|| format!("position {pos} against sent description #{j}"))?;
             ensure!(
-                (s == Sameness::Same) == (j == want),
+                same == (j == want),
                 "position {pos}: received fd {} {} sent description #{j} (expected #{want})",
                 got.as_raw_fd(),
-                if s == Sameness::Same { "is" } else { "is not" }
+                if same { "is" } else { "is not" }
             );
         }
     }
@@ -91,7 +87,8 @@ pub(super) fn order_repeats(k: SocketKind) -> CaseResult {
         "repeated sends shared a descriptor number: {shown}"
     );
     Ok(Outcome::pass(format!(
-        "sent [a b a c b a], received fds {shown}: order kept (kcmp), repeats as distinct numbers sharing one description"
+        "sent [a b a c b a], received fds {shown}: order kept ({}), repeats as distinct numbers sharing one description",
+        oracle::method()
     )))
 }
 

@@ -7,10 +7,10 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, ensure, Context as _};
-use inflight::inspect::{same_file, Sameness};
 use inflight::SocketKind;
 
 use super::common::{pair, payload_for, queue_state, recv, send, three, BIG};
+use crate::oracle;
 use crate::runner::{CaseResult, Outcome, Settings};
 use crate::sys::{self};
 
@@ -66,11 +66,21 @@ pub(super) fn queued_after_close(k: SocketKind) -> CaseResult {
         (&fx[2], &r2.fds[0]),
     ] {
         ensure!(
-            same_file(f.as_fd(), g.as_fd()) != Sameness::Different,
-            "wrong descriptor after close"
+            oracle::same(f.as_fd(), g.as_fd()).context("after the sender closed")?,
+            "after the sender closed: received fd {} is not the {} sent",
+            g.as_raw_fd(),
+            f.kind.name()
         );
     }
     let tail = queue_state(&b);
+    // Stream and seqpacket sockets see the closed peer as end of stream;
+    // datagram sockets have no connection to end.
+    let end = if k == SocketKind::Datagram {
+        "nothing queued"
+    } else {
+        "end of stream"
+    };
+    ensure!(tail == end, "after both messages: {tail} (expected {end})");
     Ok(Outcome::pass(format!(
         "sender's socket closed with 2 messages queued: both received with their 3 descriptors; then {tail}"
     )))

@@ -8,7 +8,12 @@ use anyhow::{anyhow, bail, ensure, Context as _};
 use inflight::inspect::FdSnapshot;
 use inflight::SocketKind;
 
-use super::common::{errno_name, hung_up, pair, payload_for, queue_state, recv, send, three, BIG};
+use inflight_testkit::raw;
+
+use super::common::{
+    errno_name, hung_up, pair, payload_for, queue_state, recv, rights, send, three, BIG, SCM_MAX_FD,
+};
+use crate::oracle;
 use crate::runner::{CaseResult, Outcome, Settings};
 use crate::sys::{self};
 
@@ -17,7 +22,7 @@ pub(super) fn max_fds(k: SocketKind, split: &[usize]) -> CaseResult {
     let total: usize = split.iter().sum();
     let mut control = Vec::new();
     for &n in split {
-        control.extend(sys::rights_cmsg(&vec![null.as_raw_fd(); n]));
+        control.extend(rights(&vec![null.as_raw_fd(); n]));
     }
     let (a, b) = pair(k)?;
     let how = if split.len() == 1 {
@@ -25,26 +30,34 @@ pub(super) fn max_fds(k: SocketKind, split: &[usize]) -> CaseResult {
     } else {
         format!("{total} as {split:?} in two SCM_RIGHTS")
     };
-    let sent = sys::sendmsg(a.as_fd(), b"m", &control, libc::MSG_DONTWAIT);
+    let sent = raw::sendmsg(a.as_fd(), b"m", &control, libc::MSG_DONTWAIT);
     let after = queue_state(&b);
-    if total <= inflight::SCM_MAX_FD {
+    if total <= SCM_MAX_FD {
         let n = sent.with_context(|| format!("sendmsg of {how} (must be accepted)"))?;
         ensure!(n == 1, "sendmsg returned {n}");
+        let whole = format!("a message of 1 byte(s) with {total} descriptor(s)");
+        ensure!(
+            after == whole,
+            "{how}: accepted, then a receive found {after} (expected {whole})"
+        );
         // queue_state consumed the message: send again and look closely.
-        sys::sendmsg(a.as_fd(), b"m", &control, libc::MSG_DONTWAIT).context("second sendmsg")?;
-        all_installed(&b, total, &how, &after)
+        raw::sendmsg(a.as_fd(), b"m", &control, libc::MSG_DONTWAIT).context("second sendmsg")?;
+        all_installed(&b, &null, split, &how)
     } else {
         refused(sent, &how, &after)
     }
 }
 
-/// A send of at most `SCM_MAX_FD` descriptors was accepted: all `total`
-/// arrive, without `MSG_CTRUNC`.
-fn all_installed(b: &OwnedFd, total: usize, how: &str, after: &str) -> CaseResult {
-    let (_, r) = recv(b, 16, Some(BIG), 0).context("recvmsg")?;
+/// A send of at most `SCM_MAX_FD` descriptors (as `split` in as many
+/// `SCM_RIGHTS`) was accepted: the payload and all the descriptors arrive,
+/// each a duplicate of `null`, without `MSG_CTRUNC`, in one `SCM_RIGHTS`
+/// (Linux merges them) or in as many as were sent.
+fn all_installed(b: &OwnedFd, null: &std::fs::File, split: &[usize], how: &str) -> CaseResult {
+    let total: usize = split.iter().sum();
+    let (p, r) = recv(b, 16, Some(BIG), 0).context("recvmsg")?;
     ensure!(
-        r.fds.len() == total && !r.ctrunc(),
-        "{how}: received {} descriptors, MSG_CTRUNC {} ({after} before)",
+        p == b"m" && r.fds.len() == total && !r.ctrunc(),
+        "{how}: received payload {p:?}, {} descriptors, MSG_CTRUNC {}",
         r.fds.len(),
         r.ctrunc()
     );
@@ -53,8 +66,25 @@ fn all_installed(b: &OwnedFd, total: usize, how: &str, after: &str) -> CaseResul
         .iter()
         .filter(|o| **o == (libc::SOL_SOCKET, libc::SCM_RIGHTS))
         .count();
+    ensure!(
+        rights == r.order.len() && (rights == 1 || rights == split.len()),
+        "{how}: delivered as {} control message(s), {rights} of them SCM_RIGHTS: expected 1 (merged) or {} SCM_RIGHTS",
+        r.order.len(),
+        split.len()
+    );
+    for (i, f) in r.fds.iter().enumerate() {
+        ensure!(
+            oracle::same(null.as_fd(), f.as_fd()).with_context(|| format!("descriptor #{i}"))?,
+            "{how}: descriptor #{i} is not the /dev/null sent"
+        );
+    }
+    let merged = if rights == 1 && split.len() > 1 {
+        " (merged)"
+    } else {
+        ""
+    };
     Ok(Outcome::pass(format!(
-        "{how}: accepted, all {total} installed, no MSG_CTRUNC, delivered as {rights} SCM_RIGHTS message(s)"
+        "{how}: accepted, all {total} installed (each the /dev/null sent), no MSG_CTRUNC, delivered as {rights} SCM_RIGHTS message(s){merged}"
     )))
 }
 

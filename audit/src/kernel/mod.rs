@@ -1,10 +1,13 @@
 //! The kernel battery: what the running kernel really does with
 //! `SCM_RIGHTS`, each case with its evidence.
 //!
-//! Every case runs on this thread and checks, besides its own question, that
-//! the auditor's descriptor table is the same afterwards (nothing the kernel
-//! installed stays open unnoticed). The cases are grouped by theme, one
-//! module each.
+//! Every case runs on this thread inside the test kit's leak guard (which
+//! holds the kit's lock) and checks, besides its own question, that the
+//! auditor's descriptor table is the same afterwards: nothing the kernel
+//! installed stays open unnoticed, and no descriptor open before the case
+//! was closed or replaced by another open file description (the guard's
+//! witnesses see a closed `/dev/null` reopened at the same number). The
+//! cases are grouped by theme, one module each.
 
 mod ancillary;
 mod common;
@@ -15,28 +18,24 @@ mod peek;
 mod stream;
 mod truncation;
 
-use anyhow::{bail, Context as _};
-use inflight::inspect::FdSnapshot;
+use anyhow::bail;
 use inflight::SocketKind;
-use inflight_testkit::FdKind;
+use inflight_testkit::{FdKind, LeakGuard};
 
 pub use limits::rlimit_child;
 
-use crate::runner::{describe, Case, CaseResult, Settings};
+use crate::runner::{describe, one_line, Case, CaseResult, Settings};
 
-/// A case whose descriptor table must be unchanged afterwards.
+/// A case whose descriptor table must be unchanged afterwards (the kit's
+/// witnessed [`LeakGuard`]).
 fn case(name: String, body: impl FnOnce(&Settings) -> CaseResult + 'static) -> Case {
     Case::new(name, move |s: &Settings| {
-        let before = FdSnapshot::take().context("reading /proc/self/fd")?;
+        let guard = LeakGuard::start();
         let result = body(s);
-        let after = FdSnapshot::take().context("reading /proc/self/fd")?;
-        let leaked = after.leaked_since(&before);
-        if !leaked.is_empty() {
-            let list: Vec<String> = leaked.iter().take(5).map(|f| f.to_string()).collect();
+        if let Err(changes) = guard.finish() {
             bail!(
-                "{} descriptor(s) stayed open after the case: {} (case result: {})",
-                leaked.len(),
-                list.join(", "),
+                "the auditor's {} (case result: {})",
+                one_line(&changes),
                 describe(&result)
             );
         }
@@ -126,7 +125,7 @@ pub fn cases() -> Vec<Case> {
     b.per_kind("queued-after-close", all, |k, _| {
         lifetime::queued_after_close(k)
     });
-    b.per_kind("passcred-beside-rights", all, |k, _| ancillary::passcred(k));
+    b.per_kind("passcred-beside-rights", all, ancillary::passcred);
     b.per_kind("scm-pidfd", all, |k, _| ancillary::pidfd(k));
     b.one("gc-cycle", lifetime::gc_cycle);
     b.per_kind("so-passrights", all, |k, _| ancillary::passrights(k));

@@ -4,12 +4,13 @@
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
-use anyhow::{ensure, Context as _};
+use anyhow::{bail, ensure, Context as _};
 use inflight::inspect::file_id;
 use inflight::SocketKind;
 use inflight_testkit::FdKind;
 
-use super::common::{hung_up, pair, queue_state, recv, send, three, BIG};
+use super::common::{drain, hung_up, pair, queue_state, recv, send, shape, three, BIG};
+use crate::oracle;
 use crate::runner::{CaseResult, Outcome, Settings};
 use crate::sys::{self};
 
@@ -28,27 +29,38 @@ pub(super) fn stream_record_boundary() -> CaseResult {
         String::from_utf8_lossy(&p2),
         r2.fds.len()
     );
-    // Observation: a write without descriptors, then one with.
+    for (i, (f, r)) in [(&fx[0], &r1), (&fx[1], &r2)].into_iter().enumerate() {
+        ensure!(
+            oracle::same(f.as_fd(), r.fds[0].as_fd())
+                .with_context(|| format!("receive {}", i + 1))?,
+            "receive {} returned another descriptor than write {} carried",
+            i + 1,
+            i + 1
+        );
+    }
+    // A write without descriptors, then one with: the bytes of both and
+    // the one descriptor arrive, the descriptor with the receive that
+    // returns the second write's bytes; a receive may stop before that
+    // write or take it too (Linux: it stops only after descriptors).
     send(&a, b"ef", &[]).context("sendmsg 3")?;
     send(&a, b"gh", &[fx[2].fd.as_raw_fd()]).context("sendmsg 4")?;
-    let (p3, r3) = recv(&b, 64, Some(BIG), 0).context("recvmsg 3")?;
-    let rest = recv(&b, 64, Some(BIG), 0).map(|(p, r)| (p, r.fds.len()));
-    let note = match rest {
-        Ok((p4, n4)) => format!(
-            "\"ef\" (no fd) then \"gh\"+fd read as {:?}+{} fd, then {:?}+{} fd",
-            String::from_utf8_lossy(&p3),
-            r3.fds.len(),
-            String::from_utf8_lossy(&p4),
-            n4
-        ),
-        Err(_) => format!(
-            "\"ef\" (no fd) then \"gh\"+fd read as one {:?}+{} fd",
-            String::from_utf8_lossy(&p3),
-            r3.fds.len()
+    let got = drain(&b).context("recvmsg after \"ef\", \"gh\"+fd")?;
+    let seen = shape(&got);
+    let (fd, how) = match &got[..] {
+        [(p, r)] if p == b"efgh" && r.fds.len() == 1 => (&r.fds[0], "one receive took both writes, up to and including the one with the descriptor"),
+        [(p, r), (q, s)] if p == b"ef" && r.fds.is_empty() && q == b"gh" && s.fds.len() == 1 => {
+            (&s.fds[0], "a receive stopped before the write with the descriptor")
+        }
+        _ => bail!(
+            "\"ef\" (no fd) then \"gh\"+fd read as {seen}: expected \"efgh\"+1 fd, or \"ef\"+0 fd then \"gh\"+1 fd"
         ),
     };
+    ensure!(
+        oracle::same(fx[2].as_fd(), fd.as_fd()).context("the descriptor of \"gh\"")?,
+        "the descriptor that came with \"gh\" is not the one sent with it"
+    );
     Ok(Outcome::pass(format!(
-        "\"ab\"+fd then \"cd\"+fd read as two receives, one descriptor each (a receive stops after descriptors); observed: {note}"
+        "\"ab\"+fd then \"cd\"+fd read as two receives, one descriptor each (a receive stops after descriptors); \"ef\" (no fd) then \"gh\"+fd read as {seen}: {how}"
     )))
 }
 

@@ -12,6 +12,8 @@ struct Report<'a> {
     subject: &'a str,
     kernel: String,
     arch: &'static str,
+    /// `INFLIGHT_ALLOW_UNKNOWN_IDENTITY=1`: undecided identities skipped.
+    allow_unknown_identity: bool,
     summary: Summary,
     cases: Vec<Case<'a>>,
 }
@@ -33,7 +35,8 @@ struct Case<'a> {
     duration_ms: f64,
 }
 
-/// The JSON report: the run (tool, command, subject, kernel, arch), a
+/// The JSON report: the run (tool, command, subject, kernel, arch, whether
+/// undecided identities are allowed), a
 /// summary of counts, and every case with its status and detail.
 ///
 /// # Errors
@@ -47,6 +50,7 @@ pub fn render(meta: &Meta<'_>, reports: &[CaseReport]) -> anyhow::Result<String>
         subject: &meta.subject,
         kernel: crate::sys::kernel_release(),
         arch: std::env::consts::ARCH,
+        allow_unknown_identity: crate::oracle::unknown_allowed(),
         summary: Summary {
             total: reports.len(),
             pass: t.pass,

@@ -78,15 +78,21 @@ pub fn write(format: Format, text: &str, path: Option<&Path>) -> anyhow::Result<
     result.with_context(|| format!("writing {}", path.display()))
 }
 
-/// The report's title line.
+/// The report's title line (with the opt-in for undecided identities,
+/// when it is active).
 fn header(meta: &Meta<'_>) -> String {
-    format!(
+    let mut line = format!(
         "inflight-audit {} — {} — Linux {} ({})",
         meta.command,
         meta.subject,
         crate::sys::kernel_release(),
         std::env::consts::ARCH
-    )
+    );
+    if let Some(note) = crate::oracle::header_note() {
+        line.push_str(" — ");
+        line.push_str(&note);
+    }
+    line
 }
 
 /// The closing line: counts by status.

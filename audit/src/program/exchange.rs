@@ -28,7 +28,7 @@ struct Want {
 
 /// The receive buffer: one byte more than the largest message, so that a
 /// longer echo shows as truncation.
-const ECHO_BUFFER: usize = 65536 + 1;
+pub(super) const ECHO_BUFFER: usize = 65536 + 1;
 
 /// Why a receive of the echo failed.
 fn receive_error(mut e: inflight::Error, want: Want) -> String {

@@ -12,6 +12,9 @@ use anyhow::{anyhow, bail, Context as _};
 use inflight::inspect::FdSnapshot;
 use inflight::SocketKind;
 
+use inflight_testkit::{cmsg, raw};
+
+use super::exchange::ECHO_BUFFER;
 use super::{list_fds, ProgramCmd};
 use crate::sys;
 
@@ -71,6 +74,15 @@ fn tail(s: &str, max: usize) -> String {
         s.to_string()
     };
     t.replace('\n', " | ")
+}
+
+/// ` [program output: ...]` (its end), or nothing when it wrote nothing.
+fn said(output: &str) -> String {
+    if output.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" [program output: {}]", tail(output, 300))
+    }
 }
 
 /// Starts `cmd` with `theirs` as descriptor 3 and the protocol's
@@ -157,9 +169,7 @@ impl Session {
                 msg.push_str(&format!(" [program {}]", describe_exit(st)));
             }
         }
-        if !output.trim().is_empty() {
-            msg.push_str(&format!(" [program output: {}]", tail(&output, 300)));
-        }
+        msg.push_str(&said(&output));
         msg
     }
 
@@ -261,28 +271,65 @@ impl Session {
         self.end_input()?;
         let status = self.wait_exit()?;
         // Anything still queued is something the program sent unasked.
-        let mut buf = [0u8; 256];
-        if let Ok(r) = inflight::recv_fds_vec(&self.sock, &mut buf, inflight::SCM_MAX_FD) {
-            if r.bytes > 0 || !r.fds.is_empty() {
-                let output = self.collect_output();
-                bail!(
-                    "program sent {} unexpected byte(s) and {} descriptor(s) after its last echo [program output: {}]",
-                    r.bytes,
-                    r.fds.len(),
-                    tail(&output, 300)
-                );
-            }
-        }
+        let extra = self.unsolicited();
         let output = self.collect_output();
+        let said = said(&output);
+        match extra {
+            Ok(None) => {}
+            Ok(Some(what)) => bail!("program sent {what} after its last echo{said}"),
+            Err(e) => bail!("receiving after the program exited failed: {e}{said}"),
+        }
         if !status.success() {
             bail!(
-                "program ended with {} after {} exchange(s) [program output: {}]",
+                "program ended with {} after {} exchange(s){said}",
                 describe_exit(status),
-                self.exchanges,
-                tail(&output, 300)
+                self.exchanges
             );
         }
         Ok(())
+    }
+
+    /// What the program (which has exited) sent after its last echo, in
+    /// words; `None` for nothing. Raw non-blocking receives with room for
+    /// the largest message and `SCM_MAX_FD` descriptors drain the socket
+    /// (the descriptors are closed). A 0-byte receive on a stream or
+    /// seqpacket socket is the end of the connection (a 0-byte seqpacket
+    /// message without descriptors cannot be told from it).
+    ///
+    /// # Errors
+    ///
+    /// A receive failed with anything but `EAGAIN` (for example
+    /// `ECONNRESET`: the program exited leaving input unread).
+    fn unsolicited(&self) -> std::io::Result<Option<String>> {
+        const CONTROL: usize = cmsg::space(4 * inflight::SCM_MAX_FD) + cmsg::space(12) + 64;
+        let mut buf = vec![0u8; ECHO_BUFFER];
+        let (mut messages, mut bytes, mut fds, mut cut) = (0usize, 0usize, 0usize, false);
+        // Bounded: a program cannot queue more than the socket buffer.
+        while messages < 100_000 {
+            let r = match raw::recvmsg(
+                self.sock.as_fd(),
+                &mut buf,
+                Some(CONTROL),
+                libc::MSG_DONTWAIT,
+            ) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+                Ok(r) => r,
+            };
+            if r.bytes == 0 && r.fds.is_empty() && self.kind != SocketKind::Datagram {
+                break;
+            }
+            messages += 1;
+            bytes += r.bytes;
+            fds += r.fds.len();
+            cut |= r.trunc() || r.ctrunc();
+        }
+        Ok((messages > 0).then(|| {
+            format!(
+                "{messages} unexpected message(s): {}{bytes} byte(s) and {fds} descriptor(s)",
+                if cut { "more than " } else { "" }
+            )
+        }))
     }
 }
 
