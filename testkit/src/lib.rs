@@ -17,6 +17,8 @@
 //! - [`fixtures`]: every kind of descriptor the tests pass around.
 //! - [`guard`]: the descriptor-leak guard and the process-wide lock it holds.
 //! - [`oracle`]: are two descriptors the same open file description.
+//! - [`sockopt`]: raw `setsockopt` of boolean options, and feature probes
+//!   where only `ENOPROTOOPT` means unsupported.
 //!
 //! The kit is for Linux (and Android, untested): it uses `/proc`, `kcmp(2)`,
 //! eventfds, memfds and timerfds. On other systems it is empty.
@@ -36,9 +38,10 @@ mod leaks;
 pub mod oracle;
 pub mod raw;
 pub mod reference;
+pub mod sockopt;
 
 pub use aligned::AlignedBuf;
-pub use fdtable::Described;
+pub use fdtable::{describe_fd, open_fds, Described};
 pub use fixtures::{FdKind, Fixture};
 pub use guard::{serial, LeakGuard, Leaks, Serial};
 pub use oracle::{same_description, Sameness};
