@@ -4,6 +4,7 @@
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
+use inflight_testkit::sockopt::{self, Support};
 use inflight_testkit::{same_description, Sameness};
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::unistd::{lseek, Whence};
@@ -119,6 +120,33 @@ pub fn identical(
             received.as_raw_fd()
         )))
     }
+}
+
+/// Turns boolean socket option `name` (`SOL_SOCKET`) on, with the test
+/// kit's raw `setsockopt` rather than inflight's setters: the receive is
+/// judged, not the setter.
+///
+/// # Errors
+///
+/// The `setsockopt` error.
+pub fn turn_on(sock: BorrowedFd<'_>, what: &str, name: i32) -> Result<(), TestCaseError> {
+    sockopt::set_bool(sock, libc::SOL_SOCKET, name, true).map_err(|e| fail(format!("{what}: {e}")))
+}
+
+/// Whether this kernel has `SO_PASSPIDFD` (Linux 6.5), probed once with
+/// the test kit's raw `setsockopt`: only `ENOPROTOOPT` means it has not.
+///
+/// # Errors
+///
+/// Any other error of the probe: it could not decide, which is a failure.
+pub fn pass_pidfd_support() -> Result<Support, TestCaseError> {
+    static PROBE: std::sync::OnceLock<Result<Support, String>> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            sockopt::probe(libc::SOL_SOCKET, libc::SO_PASSPIDFD).map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| fail(format!("probing SO_PASSPIDFD: {e}")))
 }
 
 /// The file offset of `fd`.
