@@ -5,13 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{IoSliceMut, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use inflight::inspect::{file_id, same_file, FileId, Sameness};
 use inflight::{ErrorKind, RecvOptions, SocketKind};
-use inflight_testkit::FdKind;
 use inflight_proptests::check::{
-    cloexec_as_asked, fail, identical, offset, set_status, status, works,
+    cloexec_as_asked, fail, file_identity, identical, is_cloexec, offset, pass_pidfd_support, same,
+    set_status, status, turn_on, works, FileIdentity,
 };
 use inflight_proptests::exchange::{
     borrow_fds, exchange, recv_message, recv_plan, send_message, send_plan, Delivered, Pair,
@@ -19,8 +18,11 @@ use inflight_proptests::exchange::{
 use inflight_proptests::fds::{
     any_source, bytes_from_seed, fd_spec, open_pool, seekable_source, FdSpec, Opened, Source,
 };
-use inflight_proptests::harness::{count_ops, run_property};
+use inflight_proptests::harness::{count_ops, note_skipped, run_property};
 use inflight_proptests::plan::{any_kind, case, message, CasePlan, Limits, MessagePlan};
+use inflight_testkit::cmsg::{self, HEADER_LEN};
+use inflight_testkit::sockopt::Support;
+use inflight_testkit::{open_fds, FdKind};
 use nix::fcntl::OFlag;
 use nix::unistd::{lseek, Whence};
 use proptest::prelude::*;
@@ -70,25 +72,67 @@ fn check_delivered(plan: &CasePlan, pool: &[Opened], pair: &Pair, got: &[Deliver
 
 // ---------------------------------------------------------------- 1
 
+/// Credentials and a pidfd arrived with each message exactly when the
+/// receiver asked for them, naming this process (the test kit's ids, not
+/// inflight's).
+fn check_extras(got: &[Delivered], passcred: bool, passpidfd: bool) -> R {
+    let (pid, uid, gid) = cmsg::own_ids();
+    for (i, d) in got.iter().enumerate() {
+        let want = passcred.then_some((pid, uid, gid));
+        if d.credentials != want {
+            return Err(fail(format!(
+                "message {i}: credentials {:?}, expected {want:?} (SO_PASSCRED {passcred})",
+                d.credentials
+            )));
+        }
+        let want = passpidfd.then_some(pid);
+        if d.pidfd_pid != want {
+            return Err(fail(format!(
+                "message {i}: a pidfd of pid {:?}, expected {want:?} (SO_PASSPIDFD {passpidfd})",
+                d.pidfd_pid
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Identity: each received descriptor is the same open file description as
 /// the one sent (kcmp), with equal fstat identity and a different number.
-/// Half the cases turn `SO_PASSCRED` on at the receiver, so that
-/// `SCM_CREDENTIALS` arrives beside (before) the rights: every control
-/// message must be walked for the rights to be found.
+/// Half the cases turn `SO_PASSCRED` on at the receiver and half
+/// `SO_PASSPIDFD` (where the kernel has it), so that `SCM_CREDENTIALS`
+/// and `SCM_PIDFD` arrive beside (before) the rights: every control message
+/// must be walked for the rights to be found, and the credentials and
+/// pidfd must arrive too.
 #[test]
 fn p1_identity() {
     run_property(
         "p1_identity",
         file!(),
-        (case(any_kind(), any_source(), Limits::new()), any::<bool>()),
-        |(plan, passcred)| {
+        (
+            case(any_kind(), any_source(), Limits::new()),
+            any::<bool>(),
+            any::<bool>(),
+        ),
+        |(plan, passcred, passpidfd)| {
             let (pool, pair) = setup(&plan)?;
+            let rx = pair.receiver.as_fd();
             if passcred {
-                inflight::set_pass_credentials(&pair.receiver, true)
-                    .map_err(|e| fail(format!("SO_PASSCRED: {e:?}")))?;
+                turn_on(rx, "SO_PASSCRED", libc::SO_PASSCRED)?;
+            }
+            let passpidfd = passpidfd
+                && match pass_pidfd_support()? {
+                    Support::Supported => true,
+                    Support::Unsupported(why) => {
+                        note_skipped("SO_PASSPIDFD beside the rights (p1_identity)", &why);
+                        false
+                    }
+                };
+            if passpidfd {
+                turn_on(rx, "SO_PASSPIDFD", libc::SO_PASSPIDFD)?;
             }
             let got = exchange(&plan, &pool, &pair).map_err(fail)?;
-            check_delivered(&plan, &pool, &pair, &got)
+            check_delivered(&plan, &pool, &pair, &got)?;
+            check_extras(&got, passcred, passpidfd)
         },
     );
 }
@@ -181,12 +225,11 @@ fn p3_flags() {
     run_property(
         "p3_flags",
         file!(),
-        (case(any_kind(), any_source(), Limits::new()), any::<u64>()),
-        |(plan, seed)| {
+        case(any_kind(), any_source(), Limits::new()),
+        |plan| {
             let (pool, pair) = setup(&plan)?;
             let got = exchange(&plan, &pool, &pair).map_err(fail)?;
             check_delivered(&plan, &pool, &pair, &got)?;
-            let mut x = seed;
             for (i, (m, d)) in plan.messages.iter().zip(&got).enumerate() {
                 for (j, (&p, fd)) in m.fds.iter().zip(&d.fds).enumerate() {
                     let what = format!("message {i} fd {j} (#{p} {:?})", pool[p].spec);
@@ -194,8 +237,7 @@ fn p3_flags() {
                     let recv = fd.as_fd();
                     cloexec_as_asked(&what, recv, m.cloexec)?;
                     if pool[p].spec.source != Source::SenderSocket {
-                        let sender_cloexec =
-                            inflight::inspect::is_cloexec(orig).map_err(io("F_GETFD"))?;
+                        let sender_cloexec = is_cloexec(orig)?;
                         if sender_cloexec != pool[p].spec.sender_cloexec {
                             return Err(fail(format!(
                                 "{what}: the sender's FD_CLOEXEC changed to {sender_cloexec}"
@@ -205,9 +247,6 @@ fn p3_flags() {
                     if !pool[p].spec.source.status_flags_settable() {
                         continue;
                     }
-                    x = x
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
                     let mut flags = vec![OFlag::O_NONBLOCK];
                     if pool[p].spec.source.seekable() {
                         flags.push(OFlag::O_APPEND);
@@ -225,7 +264,6 @@ fn p3_flags() {
                             count_ops(2);
                         }
                     }
-                    let _ = x;
                 }
             }
             Ok(())
@@ -272,16 +310,15 @@ fn in_flight_plan() -> impl Strategy<Value = (CasePlan, prop::sample::Index)> {
 fn p4_in_flight() {
     run_property("p4_in_flight", file!(), in_flight_plan(), |(plan, _)| {
         let (mut pool, pair) = setup(&plan)?;
-        let ids: Vec<Option<FileId>> = pool
+        let ids: Vec<Option<FileIdentity>> = pool
             .iter()
             .map(|o| {
                 o.original
                     .as_ref()
-                    .map(|fd| file_id(fd.as_fd()))
+                    .map(|fd| file_identity(fd.as_fd()))
                     .transpose()
             })
-            .collect::<Result<_, _>>()
-            .map_err(io("fstat"))?;
+            .collect::<Result<_, _>>()?;
         send_plan(&plan, &pool, pair.sender.as_fd()).map_err(fail)?;
         for o in &mut pool {
             o.close_original();
@@ -316,7 +353,7 @@ fn p4_in_flight() {
                     pool[p].spec
                 );
                 if let Some(id) = ids[p] {
-                    let now = file_id(fd.as_fd()).map_err(io("fstat"))?;
+                    let now = file_identity(fd.as_fd())?;
                     if now != id {
                         return Err(fail(format!("{what}: fstat {now}, the original was {id}")));
                     }
@@ -375,8 +412,84 @@ fn description_key(pool: &[Opened], p: usize) -> usize {
     }
 }
 
+/// Makes every message that carries descriptors carry one of them twice
+/// (at a place its payload seed picks), unless it repeats one already or
+/// is full.
+fn with_repeats(mut plan: CasePlan) -> CasePlan {
+    for m in &mut plan.messages {
+        let Some(&first) = m.fds.first() else {
+            continue;
+        };
+        let mut sorted = m.fds.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() == m.fds.len() && m.fds.len() < inflight::SCM_MAX_FD {
+            let at = (m.payload_seed % (m.fds.len() as u64 + 1)) as usize;
+            m.fds.insert(at, first);
+        }
+    }
+    plan
+}
+
+/// Repeats: every descriptor held at once has its own number (the
+/// received ones among themselves and against the originals and the
+/// socket pair); within a message the descriptors received for one open
+/// file description sent several times are one description (kcmp between
+/// the repeats), and those for different ones are different.
+fn check_repeats(plan: &CasePlan, pool: &[Opened], pair: &Pair, got: &[Delivered]) -> R {
+    let mut numbers: BTreeMap<RawFd, String> = BTreeMap::new();
+    let mut hold = |fd: RawFd, what: String| match numbers.insert(fd, what.clone()) {
+        Some(other) => Err(fail(format!("{what} has number {fd}, as does {other}"))),
+        None => Ok(()),
+    };
+    hold(pair.sender.as_raw_fd(), "the sending socket".into())?;
+    hold(pair.receiver.as_raw_fd(), "the receiving socket".into())?;
+    for (p, o) in pool.iter().enumerate() {
+        for fd in o.original.iter().chain(&o.keep) {
+            hold(
+                fd.as_raw_fd(),
+                format!("#{p} ({:?}) or its other end", o.spec),
+            )?;
+        }
+    }
+    for (i, d) in got.iter().enumerate() {
+        for (j, fd) in d.fds.iter().enumerate() {
+            hold(fd.as_raw_fd(), format!("received message {i} fd {j}"))?;
+        }
+    }
+    for (i, (m, d)) in plan.messages.iter().zip(got).enumerate() {
+        // The first received descriptor of each description sent.
+        let mut first: BTreeMap<usize, usize> = BTreeMap::new();
+        for (j, &p) in m.fds.iter().enumerate() {
+            let j0 = *first.entry(description_key(pool, p)).or_insert(j);
+            if j0 == j {
+                continue;
+            }
+            let what = format!("message {i}: fds {j0} and {j} (both sent as #{p})");
+            if same(&what, d.fds[j0].as_fd(), d.fds[j].as_fd())? == Some(false) {
+                return Err(fail(format!("{what} are different open file descriptions")));
+            }
+        }
+        let firsts: Vec<usize> = first.into_values().collect();
+        for (a, &ja) in firsts.iter().enumerate() {
+            for &jb in &firsts[a + 1..] {
+                let what = format!(
+                    "message {i}: fds {ja} and {jb} (sent as #{} and #{})",
+                    m.fds[ja], m.fds[jb]
+                );
+                if same(&what, d.fds[ja].as_fd(), d.fds[jb].as_fd())? == Some(true) {
+                    return Err(fail(format!("{what} are one open file description")));
+                }
+            }
+        }
+        count_ops(m.fds.len() as u64);
+    }
+    Ok(())
+}
+
 /// Order, repeats, count and payload are preserved across several messages
-/// in a row.
+/// in a row, and every message that carries descriptors repeats one: see
+/// [`check_repeats`] for what p1 does not check.
 #[test]
 fn p5_order_and_repeats() {
     let limits = Limits {
@@ -386,60 +499,25 @@ fn p5_order_and_repeats() {
     run_property(
         "p5_order_and_repeats",
         file!(),
-        case(any_kind(), any_source(), limits),
+        case(any_kind(), any_source(), limits).prop_map(with_repeats),
         |plan| {
             let (pool, pair) = setup(&plan)?;
             let got = exchange(&plan, &pool, &pair).map_err(fail)?;
             check_delivered(&plan, &pool, &pair, &got)?;
-            // Repeats: two received descriptors are the same description
-            // exactly when the sent ones were (checked against the first
-            // of each group).
-            for (i, (m, d)) in plan.messages.iter().zip(&got).enumerate() {
-                let mut first: BTreeMap<usize, usize> = BTreeMap::new();
-                for (j, &p) in m.fds.iter().enumerate() {
-                    first.entry(description_key(&pool, p)).or_insert(j);
-                }
-                for (j, &p) in m.fds.iter().enumerate() {
-                    let key = description_key(&pool, p);
-                    for (&k2, &j2) in &first {
-                        let expect = k2 == key;
-                        match same_file(d.fds[j].as_fd(), d.fds[j2].as_fd()) {
-                            Sameness::Same if !expect => {
-                                return Err(fail(format!(
-                                    "message {i}: fds {j} and {j2} are one description, sent as #{p} and #{}",
-                                    m.fds[j2]
-                                )))
-                            }
-                            Sameness::Different if expect => {
-                                return Err(fail(format!(
-                                    "message {i}: fds {j} and {j2} are different descriptions, both sent as #{p}"
-                                )))
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
-            Ok(())
+            check_repeats(&plan, &pool, &pair, &got)
         },
     );
 }
 
 // ---------------------------------------------------------------- 6
 
-/// `CMSG_SPACE` through libc.
-fn libc_space(bytes: usize) -> usize {
-    // SAFETY: CMSG_SPACE is arithmetic on its argument.
-    unsafe { libc::CMSG_SPACE(bytes as u32) as usize }
-}
-
 /// The kernel's view: with a control buffer of `space_for(c)` bytes and no
 /// credentials or pidfd to deliver, `scm_detach_fds` installs at most
 /// `(controllen - sizeof(cmsghdr)) / sizeof(int)` descriptors.
 fn kernel_delivers(n: usize, c: usize) -> usize {
-    let space = libc_space(4 * c) + libc_space(std::mem::size_of::<libc::ucred>()) + libc_space(4);
-    let header = std::mem::size_of::<libc::cmsghdr>();
-    n.min((space - header) / 4)
+    let space =
+        cmsg::space(4 * c) + cmsg::space(std::mem::size_of::<libc::ucred>()) + cmsg::space(4);
+    n.min((space - HEADER_LEN) / 4)
 }
 
 /// The receive APIs: the `Vec` form with any capacity, or an `FdArray<N>`.
@@ -751,10 +829,8 @@ fn p7_error_paths() {
                     let f = std::fs::File::open("/dev/null").map_err(io("open"))?;
                     f.as_raw_fd()
                 };
-                // SAFETY: F_GETFD takes no argument and touches no memory.
-                let closed = unsafe { libc::fcntl(raw, libc::F_GETFD) } == -1
-                    && nix::errno::Errno::last() == nix::errno::Errno::EBADF;
-                if !closed {
+                let open = open_fds().map_err(io("read /proc/self/fd"))?;
+                if open.contains(&raw) {
                     return Err(fail(format!("fd {raw} should be closed")));
                 }
                 let mut fds = list(n);
@@ -818,13 +894,23 @@ fn p7_error_paths() {
                         cap,
                         &RecvOptions::new().peek(true),
                     );
+                    // Every descriptor, or exactly the prefix the kernel
+                    // delivered into inflight's control buffer.
+                    let want = if cap >= n { n } else { kernel_delivers(n, cap) };
                     let got = match (r, cap >= n) {
-                        (Ok(r), true) if r.bytes == 6 => r.fds,
-                        (Err(mut e), false) if e.kind() == ErrorKind::ControlBufferFull => {
+                        (Ok(r), true) if r.bytes == 6 && r.fds.len() == want => r.fds,
+                        (Err(mut e), false)
+                            if e.kind() == ErrorKind::ControlBufferFull
+                                && e.capacity() == cap
+                                && e.bytes() == 6
+                                && e.fds().len() == want =>
+                        {
                             e.take_fds()
                         }
                         (other, _) => {
-                            return Err(fail(format!("peek with capacity {cap} of {n}: {other:?}")))
+                            return Err(fail(format!(
+                                "peek with capacity {cap} of {n}: {other:?}, expected 6 bytes and {want} fd(s)"
+                            )))
                         }
                     };
                     for (j, fd) in got.iter().enumerate() {
