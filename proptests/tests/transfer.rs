@@ -908,9 +908,21 @@ fn p7_error_paths() {
                             e.take_fds()
                         }
                         (other, _) => {
+                            let got = match other {
+                                Ok(r) => {
+                                    format!("success, {} bytes, {} fd(s)", r.bytes, r.fds.len())
+                                }
+                                Err(e) => format!(
+                                    "{:?}, {} bytes, {} fd(s), capacity {}",
+                                    e.kind(),
+                                    e.bytes(),
+                                    e.fds().len(),
+                                    e.capacity()
+                                ),
+                            };
                             return Err(fail(format!(
-                                "peek with capacity {cap} of {n}: {other:?}, expected 6 bytes and {want} fd(s)"
-                            )))
+                                "peek with capacity {cap} of {n}: {got}; expected 6 bytes and {want} fd(s)"
+                            )));
                         }
                     };
                     for (j, fd) in got.iter().enumerate() {
