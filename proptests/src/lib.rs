@@ -8,6 +8,8 @@
 //! * [`exchange`]: sending and receiving plans over real sockets, with the
 //!   stream-barrier accounting;
 //! * [`model`]: the reference state machine (a FIFO of in-flight messages);
+//! * [`delivered`]: checks over everything a plan delivered (counts,
+//!   payloads, identity, credentials and pidfd, repeats);
 //! * [`check`]: identity (the test kit's oracle), offsets, flags and "does
 //!   it still work";
 //! * [`harness`]: the property runner (the test kit's lock and leak guard
@@ -25,6 +27,7 @@
 )]
 
 pub mod check;
+pub mod delivered;
 pub mod exchange;
 pub mod fds;
 pub mod harness;

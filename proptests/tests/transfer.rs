@@ -3,24 +3,25 @@
 //! `inflight_proptests::harness::run_property`), serialised within this
 //! binary.
 
-use std::collections::BTreeMap;
 use std::io::{IoSliceMut, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use inflight::{ErrorKind, RecvOptions, SocketKind};
 use inflight_proptests::check::{
-    cloexec_as_asked, fail, file_identity, identical, is_cloexec, offset, pass_pidfd_support, same,
+    cloexec_as_asked, fail, file_identity, identical, is_cloexec, offset, pass_pidfd_support,
     set_status, status, turn_on, works, FileIdentity,
 };
+use inflight_proptests::delivered::{
+    check_delivered, check_extras, check_repeats, kernel_delivers, with_repeats,
+};
 use inflight_proptests::exchange::{
-    borrow_fds, exchange, recv_message, recv_plan, send_message, send_plan, Delivered, Pair,
+    borrow_fds, exchange, recv_message, recv_plan, send_message, send_plan, Pair,
 };
 use inflight_proptests::fds::{
     any_source, bytes_from_seed, fd_spec, open_pool, seekable_source, FdSpec, Opened, Source,
 };
 use inflight_proptests::harness::{count_ops, note_skipped, run_property};
 use inflight_proptests::plan::{any_kind, case, message, CasePlan, Limits, MessagePlan};
-use inflight_testkit::cmsg::{self, HEADER_LEN};
 use inflight_testkit::sockopt::Support;
 use inflight_testkit::{open_fds, FdKind};
 use nix::fcntl::OFlag;
@@ -41,60 +42,7 @@ fn setup(plan: &CasePlan) -> Result<(Vec<Opened>, Pair), TestCaseError> {
     Ok((pool, pair))
 }
 
-/// Count, payload and identity (in order) of every delivered message.
-fn check_delivered(plan: &CasePlan, pool: &[Opened], pair: &Pair, got: &[Delivered]) -> R {
-    for (i, (m, d)) in plan.messages.iter().zip(got).enumerate() {
-        if d.payload != m.payload() {
-            return Err(fail(format!(
-                "message {i}: payload differs ({} bytes received, {} sent)",
-                d.payload.len(),
-                m.payload_len
-            )));
-        }
-        if d.fds.len() != m.fds.len() {
-            return Err(fail(format!(
-                "message {i}: {} descriptor(s) received, {} sent",
-                d.fds.len(),
-                m.fds.len()
-            )));
-        }
-        for (j, (&p, fd)) in m.fds.iter().zip(&d.fds).enumerate() {
-            let original = pool[p].fd(pair.sender.as_fd());
-            identical(
-                &format!("message {i} fd {j} (#{p} {:?})", pool[p].spec),
-                original,
-                fd.as_fd(),
-            )?;
-        }
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------- 1
-
-/// Credentials and a pidfd arrived with each message exactly when the
-/// receiver asked for them, naming this process (the test kit's ids, not
-/// inflight's).
-fn check_extras(got: &[Delivered], passcred: bool, passpidfd: bool) -> R {
-    let (pid, uid, gid) = cmsg::own_ids();
-    for (i, d) in got.iter().enumerate() {
-        let want = passcred.then_some((pid, uid, gid));
-        if d.credentials != want {
-            return Err(fail(format!(
-                "message {i}: credentials {:?}, expected {want:?} (SO_PASSCRED {passcred})",
-                d.credentials
-            )));
-        }
-        let want = passpidfd.then_some(pid);
-        if d.pidfd_pid != want {
-            return Err(fail(format!(
-                "message {i}: a pidfd of pid {:?}, expected {want:?} (SO_PASSPIDFD {passpidfd})",
-                d.pidfd_pid
-            )));
-        }
-    }
-    Ok(())
-}
 
 /// Identity: each received descriptor is the same open file description as
 /// the one sent (kcmp), with equal fstat identity and a different number.
@@ -400,93 +348,6 @@ fn p4_in_flight() {
 
 // ---------------------------------------------------------------- 5
 
-/// A key per open file description of the pool: the sending socket is one
-/// description however often it appears in the pool.
-fn description_key(pool: &[Opened], p: usize) -> usize {
-    match pool[p].spec.source {
-        Source::SenderSocket => pool
-            .iter()
-            .position(|o| o.spec.source == Source::SenderSocket)
-            .unwrap_or(p),
-        _ => p,
-    }
-}
-
-/// Makes every message that carries descriptors carry one of them twice
-/// (at a place its payload seed picks), unless it repeats one already or
-/// is full.
-fn with_repeats(mut plan: CasePlan) -> CasePlan {
-    for m in &mut plan.messages {
-        let Some(&first) = m.fds.first() else {
-            continue;
-        };
-        let mut sorted = m.fds.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted.len() == m.fds.len() && m.fds.len() < inflight::SCM_MAX_FD {
-            let at = (m.payload_seed % (m.fds.len() as u64 + 1)) as usize;
-            m.fds.insert(at, first);
-        }
-    }
-    plan
-}
-
-/// Repeats: every descriptor held at once has its own number (the
-/// received ones among themselves and against the originals and the
-/// socket pair); within a message the descriptors received for one open
-/// file description sent several times are one description (kcmp between
-/// the repeats), and those for different ones are different.
-fn check_repeats(plan: &CasePlan, pool: &[Opened], pair: &Pair, got: &[Delivered]) -> R {
-    let mut numbers: BTreeMap<RawFd, String> = BTreeMap::new();
-    let mut hold = |fd: RawFd, what: String| match numbers.insert(fd, what.clone()) {
-        Some(other) => Err(fail(format!("{what} has number {fd}, as does {other}"))),
-        None => Ok(()),
-    };
-    hold(pair.sender.as_raw_fd(), "the sending socket".into())?;
-    hold(pair.receiver.as_raw_fd(), "the receiving socket".into())?;
-    for (p, o) in pool.iter().enumerate() {
-        for fd in o.original.iter().chain(&o.keep) {
-            hold(
-                fd.as_raw_fd(),
-                format!("#{p} ({:?}) or its other end", o.spec),
-            )?;
-        }
-    }
-    for (i, d) in got.iter().enumerate() {
-        for (j, fd) in d.fds.iter().enumerate() {
-            hold(fd.as_raw_fd(), format!("received message {i} fd {j}"))?;
-        }
-    }
-    for (i, (m, d)) in plan.messages.iter().zip(got).enumerate() {
-        // The first received descriptor of each description sent.
-        let mut first: BTreeMap<usize, usize> = BTreeMap::new();
-        for (j, &p) in m.fds.iter().enumerate() {
-            let j0 = *first.entry(description_key(pool, p)).or_insert(j);
-            if j0 == j {
-                continue;
-            }
-            let what = format!("message {i}: fds {j0} and {j} (both sent as #{p})");
-            if same(&what, d.fds[j0].as_fd(), d.fds[j].as_fd())? == Some(false) {
-                return Err(fail(format!("{what} are different open file descriptions")));
-            }
-        }
-        let firsts: Vec<usize> = first.into_values().collect();
-        for (a, &ja) in firsts.iter().enumerate() {
-            for &jb in &firsts[a + 1..] {
-                let what = format!(
-                    "message {i}: fds {ja} and {jb} (sent as #{} and #{})",
-                    m.fds[ja], m.fds[jb]
-                );
-                if same(&what, d.fds[ja].as_fd(), d.fds[jb].as_fd())? == Some(true) {
-                    return Err(fail(format!("{what} are one open file description")));
-                }
-            }
-        }
-        count_ops(m.fds.len() as u64);
-    }
-    Ok(())
-}
-
 /// Order, repeats, count and payload are preserved across several messages
 /// in a row, and every message that carries descriptors repeats one: see
 /// [`check_repeats`] for what p1 does not check.
@@ -510,15 +371,6 @@ fn p5_order_and_repeats() {
 }
 
 // ---------------------------------------------------------------- 6
-
-/// The kernel's view: with a control buffer of `space_for(c)` bytes and no
-/// credentials or pidfd to deliver, `scm_detach_fds` installs at most
-/// `(controllen - sizeof(cmsghdr)) / sizeof(int)` descriptors.
-fn kernel_delivers(n: usize, c: usize) -> usize {
-    let space =
-        cmsg::space(4 * c) + cmsg::space(std::mem::size_of::<libc::ucred>()) + cmsg::space(4);
-    n.min((space - HEADER_LEN) / 4)
-}
 
 /// The receive APIs: the `Vec` form with any capacity, or an `FdArray<N>`.
 #[derive(Clone, Copy, Debug)]
