@@ -135,6 +135,9 @@ pub fn send_plan(plan: &CasePlan, pool: &[Opened], sender: BorrowedFd<'_>) -> Re
     Ok(())
 }
 
+/// `(pid, uid, gid)`, as `SCM_CREDENTIALS` carries them.
+pub type Ids = (libc::pid_t, libc::uid_t, libc::gid_t);
+
 /// What the receiver got for one message.
 #[derive(Debug)]
 pub struct Delivered {
@@ -142,6 +145,46 @@ pub struct Delivered {
     pub payload: Vec<u8>,
     /// The descriptors, in arrival order.
     pub fds: Vec<OwnedFd>,
+    /// The credentials of the receive that returned the message's first
+    /// byte (`SO_PASSCRED`).
+    pub credentials: Option<Ids>,
+    /// The process a pidfd of that receive names (`SO_PASSPIDFD`; the
+    /// pidfd itself is closed).
+    pub pidfd_pid: Option<i32>,
+}
+
+impl Delivered {
+    fn empty(capacity: usize) -> Self {
+        Delivered {
+            payload: Vec::with_capacity(capacity),
+            fds: Vec::new(),
+            credentials: None,
+            pidfd_pid: None,
+        }
+    }
+}
+
+/// The `Pid:` a pidfd's `/proc/self/fdinfo` entry names.
+///
+/// # Errors
+///
+/// When the entry cannot be read or has no `Pid:` line (not a pidfd).
+pub fn pidfd_pid(fd: BorrowedFd<'_>) -> Result<i32, String> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+    let info = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("{path} has no Pid: line (not a pidfd?)"))
+}
+
+/// `(pid, uid, gid)` of received credentials, and the process of a
+/// received pidfd.
+fn extras(r: &Received<Vec<OwnedFd>>) -> Result<(Option<Ids>, Option<i32>), String> {
+    let creds = r.credentials.map(|c| (c.pid, c.uid, c.gid));
+    let pid = r.pidfd.as_ref().map(|p| pidfd_pid(p.as_fd())).transpose()?;
+    Ok((creds, pid))
 }
 
 /// Receives every message of `plan` (capacities at or above the counts).
@@ -157,10 +200,7 @@ pub fn recv_plan(plan: &CasePlan, receiver: BorrowedFd<'_>) -> Result<Vec<Delive
     let mut out: Vec<Delivered> = plan
         .messages
         .iter()
-        .map(|m| Delivered {
-            payload: Vec::with_capacity(m.payload_len),
-            fds: Vec::new(),
-        })
+        .map(|m| Delivered::empty(m.payload_len))
         .collect();
     if plan.kind != SocketKind::Stream {
         for (i, m) in plan.messages.iter().enumerate() {
@@ -175,9 +215,12 @@ pub fn recv_plan(plan: &CasePlan, receiver: BorrowedFd<'_>) -> Result<Vec<Delive
             )
             .map_err(|e| format!("message {i}: receive failed: {e} ({e:?})"))?;
             buf.truncate(r.bytes);
+            let (credentials, pidfd_pid) = extras(&r).map_err(|e| format!("message {i}: {e}"))?;
             out[i] = Delivered {
                 payload: buf,
                 fds: r.fds,
+                credentials,
+                pidfd_pid,
             };
         }
         return Ok(out);
@@ -216,8 +259,14 @@ pub fn recv_plan(plan: &CasePlan, receiver: BorrowedFd<'_>) -> Result<Vec<Delive
             return Err(format!("stream: end of stream at {pos} of {total} bytes"));
         }
         let range = pos..pos + r.bytes;
+        let (credentials, pidfd_pid) =
+            extras(&r).map_err(|e| format!("stream bytes {range:?}: {e}"))?;
         // Copy the bytes into the messages they belong to.
         for (j, m) in plan.messages.iter().enumerate() {
+            if range.contains(&starts[j]) {
+                out[j].credentials = credentials;
+                out[j].pidfd_pid = pidfd_pid;
+            }
             let (s, e) = (starts[j], starts[j] + m.payload_len);
             let lo = s.max(range.start);
             let hi = e.min(range.end);

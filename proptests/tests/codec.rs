@@ -1,16 +1,20 @@
-//! Property 11: the pure codec. Encode then decode round-trips arbitrary
-//! lists of control messages; decoding arbitrary bytes agrees with the naive
-//! libc-macro walk (`inflight_proptests::naive`) wherever that walk is well
-//! defined, and differs only as documented elsewhere.
+//! Property 11: the pure codec. Encode writes exactly the bytes the test
+//! kit's hand-written builder writes (padding zeroed) and decode reads them
+//! back; decoding arbitrary bytes agrees with the test kit's reference
+//! walk (the C library's `CMSG_FIRSTHDR`/`CMSG_NXTHDR`/`CMSG_DATA`, in each
+//! flavour this target has) wherever that walk is well defined, and
+//! differs only as documented in `inflight::codec`.
 
 use inflight::codec::{
-    decode, decode_clamped, encode, encoded_len, Cmsg, ControlMessage, FdList, Message, HEADER_SIZE,
+    decode, decode_clamped, encode, encoded_len, Cmsg, ControlMessage, FdList, Message,
 };
 use inflight::{Credentials, ErrorKind};
 use inflight_proptests::check::fail;
 use inflight_proptests::fds::bytes_from_seed;
 use inflight_proptests::harness::{count_ops, run_property};
-use inflight_proptests::naive::{self, RefEnd};
+use inflight_testkit::cmsg::{self, HEADER_LEN};
+use inflight_testkit::reference::{self, End, Flavor};
+use inflight_testkit::AlignedBuf;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -54,6 +58,15 @@ impl Msg {
             Msg::Other { data, .. } => data.len(),
         }
     }
+
+    /// The same message in the test kit's builder.
+    fn kit(&self) -> cmsg::Cmsg {
+        match self {
+            Msg::Rights(v) => cmsg::Cmsg::rights(v),
+            Msg::Creds { pid, uid, gid } => cmsg::Cmsg::credentials(*pid, *uid, *gid),
+            Msg::Other { level, kind, data } => cmsg::Cmsg::raw(*level, *kind, data),
+        }
+    }
 }
 
 fn msg() -> impl Strategy<Value = Msg> {
@@ -74,19 +87,9 @@ fn msg() -> impl Strategy<Value = Msg> {
     ]
 }
 
-fn libc_space(bytes: usize) -> usize {
-    // SAFETY: CMSG_SPACE is arithmetic on its argument.
-    unsafe { libc::CMSG_SPACE(bytes as u32) as usize }
-}
-
-fn libc_len(bytes: usize) -> usize {
-    // SAFETY: CMSG_LEN is arithmetic on its argument.
-    unsafe { libc::CMSG_LEN(bytes as u32) as usize }
-}
-
 fn check_roundtrip(msgs: &[Msg], slack: usize) -> Result<(), TestCaseError> {
     let borrowed: Vec<ControlMessage<'_>> = msgs.iter().map(Msg::borrow).collect();
-    let need: usize = msgs.iter().map(|m| libc_space(m.data_len())).sum();
+    let need: usize = msgs.iter().map(|m| cmsg::space(m.data_len())).sum();
     if encoded_len(&borrowed) != need {
         return Err(fail(format!(
             "encoded_len {} but the sum of CMSG_SPACE is {need}",
@@ -97,7 +100,8 @@ fn check_roundtrip(msgs: &[Msg], slack: usize) -> Result<(), TestCaseError> {
         .iter()
         .map(|m| if let Msg::Rights(v) = m { v.len() } else { 0 })
         .sum();
-    // Poisoned, so that padding the encoder fails to zero shows up.
+    // Poisoned, so that padding the encoder fails to zero shows up in the
+    // comparison with the kit's bytes below.
     let mut storage = vec![0xA5u8; need + slack];
     let buf = &mut storage[..];
     count_ops(1);
@@ -117,6 +121,15 @@ fn check_roundtrip(msgs: &[Msg], slack: usize) -> Result<(), TestCaseError> {
             bytes.len()
         )));
     }
+    // Byte for byte what a C sender writes: headers, data, zero padding.
+    let kit: Vec<cmsg::Cmsg> = msgs.iter().map(Msg::kit).collect();
+    let want = cmsg::concat(&kit);
+    if let Some(at) = (0..need).find(|&i| bytes[i] != want[i]) {
+        return Err(fail(format!(
+            "encoded byte {at} is {:#04x}, the kit's builder wrote {:#04x} (header, data or padding)",
+            bytes[at], want[at]
+        )));
+    }
     // Too small a buffer is refused.
     if need > 0 {
         let mut small = vec![0u8; need - 1];
@@ -125,8 +138,8 @@ fn check_roundtrip(msgs: &[Msg], slack: usize) -> Result<(), TestCaseError> {
             other => return Err(fail(format!("encode into {} bytes: {other:?}", need - 1))),
         }
     }
-    let aligned = naive::aligned(&bytes);
-    let bytes = &naive::as_bytes(&aligned)[..bytes.len()];
+    let aligned = AlignedBuf::from_bytes(&bytes);
+    let bytes = aligned.as_bytes();
     let decoded: Vec<Cmsg<'_>> = decode(bytes)
         .collect::<Result<_, _>>()
         .map_err(|e| fail(format!("decode of encoded bytes: {e:?}")))?;
@@ -137,27 +150,40 @@ fn check_roundtrip(msgs: &[Msg], slack: usize) -> Result<(), TestCaseError> {
             decoded.len()
         )));
     }
-    let (refs, _) = naive::walk(bytes);
-    if refs.len() != msgs.len() {
-        return Err(fail(format!(
-            "the libc walk sees {} messages in the encoding of {}",
-            refs.len(),
-            msgs.len()
-        )));
-    }
-    let mut off = 0;
-    for (i, ((m, c), r)) in msgs.iter().zip(&decoded).zip(&refs).enumerate() {
-        if c.offset != off || r.offset != off || c.truncated || r.len != libc_len(m.data_len()) {
+    for &flavor in Flavor::ALL {
+        let walk = reference::walk(&aligned, flavor);
+        if walk.steps.len() != msgs.len() || walk.end != End::Null {
             return Err(fail(format!(
-                "message {i}: at {} (libc {}, expected {off}), cmsg_len {} (CMSG_LEN {}), truncated {}",
-                c.offset,
-                r.offset,
-                r.len,
-                libc_len(m.data_len()),
-                c.truncated
+                "the {} walk sees {} messages (ending {:?}) in the encoding of {}",
+                flavor.name(),
+                walk.steps.len(),
+                walk.end,
+                msgs.len()
             )));
         }
-        off += libc_space(m.data_len());
+        let mut off = 0;
+        for (i, (m, r)) in msgs.iter().zip(&walk.steps).enumerate() {
+            if r.offset != off || r.cmsg_len != cmsg::len(m.data_len()) {
+                return Err(fail(format!(
+                    "message {i}: the {} walk finds it at {} with cmsg_len {}, expected {off} and {}",
+                    flavor.name(),
+                    r.offset,
+                    r.cmsg_len,
+                    cmsg::len(m.data_len())
+                )));
+            }
+            off += cmsg::space(m.data_len());
+        }
+    }
+    let mut off = 0;
+    for (i, (m, c)) in msgs.iter().zip(&decoded).enumerate() {
+        if c.offset != off || c.truncated {
+            return Err(fail(format!(
+                "message {i}: decoded at {} (expected {off}), truncated {}",
+                c.offset, c.truncated
+            )));
+        }
+        off += cmsg::space(m.data_len());
         let ok = match (m, c.parse()) {
             (Msg::Rights(v), Message::Rights(r)) => {
                 r.iter().eq(v.iter().copied()) && r.trailing_bytes() == 0
@@ -316,23 +342,22 @@ fn raw_buf() -> impl Strategy<Value = RawBuf> {
     prop_oneof![
         4 => (proptest::collection::vec(segment(), 0..=6), any::<prop::sample::Index>(), 0usize..=24)
             .prop_map(|(segs, cut, tail)| {
-                let mut out = Vec::new();
-                for s in &segs {
-                    let claimed = match s.len {
-                        LenMode::Exact => (HEADER_SIZE + s.data_len) as u64,
-                        LenMode::Short(n) => n as u64,
-                        LenMode::Over(n) => (HEADER_SIZE + s.data_len + n) as u64,
-                        LenMode::Under(n) => (HEADER_SIZE + s.data_len).saturating_sub(n) as u64,
-                        LenMode::Any(v) => v,
-                    };
-                    out.extend_from_slice(&claimed.to_ne_bytes());
-                    out.extend_from_slice(&s.level.to_ne_bytes());
-                    out.extend_from_slice(&s.kind.to_ne_bytes());
-                    out.extend_from_slice(&bytes_from_seed(s.seed, s.data_len));
-                    while out.len() % 8 != 0 {
-                        out.push(0);
-                    }
-                }
+                let msgs: Vec<cmsg::Cmsg> = segs
+                    .iter()
+                    .map(|s| {
+                        let honest = cmsg::len(s.data_len);
+                        let claimed = match s.len {
+                            LenMode::Exact => honest,
+                            LenMode::Short(n) => n,
+                            LenMode::Over(n) => honest + n,
+                            LenMode::Under(n) => honest.saturating_sub(n),
+                            LenMode::Any(v) => v as usize,
+                        };
+                        let data = bytes_from_seed(s.seed, s.data_len);
+                        cmsg::Cmsg::raw(s.level, s.kind, &data).with_len(claimed)
+                    })
+                    .collect();
+                let mut out = cmsg::concat(&msgs);
                 let keep = cut.index(out.len() + 1).max(out.len().saturating_sub(24));
                 out.truncate(keep);
                 out.extend(bytes_from_seed(tail as u64, tail));
@@ -342,31 +367,33 @@ fn raw_buf() -> impl Strategy<Value = RawBuf> {
     ]
 }
 
+/// The `cmsg_len` stored at `at`.
 fn read_len(buf: &[u8], at: usize) -> usize {
-    let mut raw = [0u8; 8];
-    raw.copy_from_slice(&buf[at..at + 8]);
-    u64::from_ne_bytes(raw) as usize
+    usize::from_ne_bytes(buf[at..at + cmsg::ALIGN].try_into().expect("size_t bytes"))
 }
 
-fn compare_walks(buf: &[u8]) -> Result<(), TestCaseError> {
-    let (refs, end) = naive::walk(buf);
+/// Compares `decode` with the reference walk of `flavor` over `aligned`.
+fn compare_walks(aligned: &AlignedBuf, flavor: Flavor) -> Result<(), TestCaseError> {
+    let walk = reference::walk(aligned, flavor);
+    let name = flavor.name();
+    let buf = aligned.as_bytes();
     let ours: Vec<_> = decode(buf).collect();
     let show = |i: usize| format!("{:?}", ours.get(i));
     let mut i = 0;
-    let mut next = Some(0usize);
-    for r in &refs {
+    let mut next = None;
+    for r in &walk.steps {
         let Some(got) = ours.get(i) else {
             return Err(fail(format!(
-                "libc walk has a header at {} (cmsg_len {}); decode ended after {i}",
-                r.offset, r.len
+                "the {name} walk has a header at {} (cmsg_len {}); decode ended after {i}",
+                r.offset, r.cmsg_len
             )));
         };
-        if r.len < HEADER_SIZE {
+        if r.cmsg_len < HEADER_LEN {
             return match got {
                 Err(e) if e.kind() == ErrorKind::MalformedControl && ours.len() == i + 1 => Ok(()),
                 _ => Err(fail(format!(
                     "cmsg_len {} < header at {}: decode gave {} then {} more",
-                    r.len,
+                    r.cmsg_len,
                     r.offset,
                     show(i),
                     ours.len() - i - 1
@@ -376,10 +403,10 @@ fn compare_walks(buf: &[u8]) -> Result<(), TestCaseError> {
         let c = got.as_ref().map_err(|e| {
             fail(format!(
                 "header at {} (cmsg_len {}): decode error {e:?}",
-                r.offset, r.len
+                r.offset, r.cmsg_len
             ))
         })?;
-        let end_of = r.offset.saturating_add(r.len);
+        let end_of = r.offset.saturating_add(r.cmsg_len);
         let truncated = end_of > buf.len();
         let data_end = end_of.min(buf.len());
         let data = &buf[r.data_offset.min(data_end)..data_end];
@@ -392,7 +419,7 @@ fn compare_walks(buf: &[u8]) -> Result<(), TestCaseError> {
             return Err(fail(format!(
                 "header at {} (cmsg_len {}, level {}, type {}, {} data bytes, past the end {truncated}): decode gave {c:?}",
                 r.offset,
-                r.len,
+                r.cmsg_len,
                 r.level,
                 r.kind,
                 data.len()
@@ -408,49 +435,53 @@ fn compare_walks(buf: &[u8]) -> Result<(), TestCaseError> {
             }
             return Ok(());
         }
-        next = Some(r.offset + ((r.len + 7) & !7));
+        next = Some(r.offset + cmsg::align(r.cmsg_len));
     }
-    if end == RefEnd::OutOfDomain {
-        return Ok(());
+    // A walk that ends at a short or overrun header returned above.
+    if matches!(walk.end, End::Short | End::Overrun) {
+        return Err(fail(format!(
+            "the {name} walk ended {:?} after {} headers, none of them short or past the end",
+            walk.end,
+            walk.steps.len()
+        )));
     }
-    // After the libc walk's null: decode may return one more message whose
-    // data fits but whose padding (or length) runs past the end.
-    let at = if refs.is_empty() { None } else { next };
-    let extra = match at {
-        Some(o) if o + HEADER_SIZE <= buf.len() => {
-            let l = read_len(buf, o);
-            Some((o, l))
-        }
+    // After the walk's null (or where it stopped before undefined
+    // arithmetic): decode may return one more message whose data fits but
+    // whose padding (or length) runs past the end.
+    let extra = match next {
+        Some(o) if o + HEADER_LEN <= buf.len() => Some((o, read_len(buf, o))),
         _ => None,
     };
     match (extra, ours.get(i)) {
         (None, None) => Ok(()),
-        (Some((o, l)), Some(Ok(c))) if l >= HEADER_SIZE => {
+        (Some((o, l)), Some(Ok(c))) if l >= HEADER_LEN => {
             let end_of = o.saturating_add(l);
             let data_end = end_of.min(buf.len());
             let ok = c.offset == o
                 && c.truncated == (end_of > buf.len())
-                && c.data == &buf[(o + HEADER_SIZE).min(data_end)..data_end]
+                && c.data == &buf[(o + HEADER_LEN).min(data_end)..data_end]
                 && ours.len() == i + 1;
             if ok {
                 Ok(())
             } else {
                 Err(fail(format!(
-                    "after the libc walk ended, decode gave {c:?} (expected the last message at {o}, cmsg_len {l}) and {} more",
+                    "after the {name} walk ended ({:?}), decode gave {c:?} (expected the last message at {o}, cmsg_len {l}) and {} more",
+                    walk.end,
                     ours.len() - i - 1
                 )))
             }
         }
         (extra, got) => Err(fail(format!(
-            "after the libc walk ended ({} headers), decode gave {got:?}; a last header {extra:?} (offset, cmsg_len)",
-            refs.len()
+            "after the {name} walk ended ({:?}, {} headers), decode gave {got:?}; a last header {extra:?} (offset, cmsg_len)",
+            walk.end,
+            walk.steps.len()
         ))),
     }
 }
 
-/// Decoding arbitrary bytes agrees with the naive CMSG_FIRSTHDR /
-/// CMSG_NXTHDR / CMSG_DATA walk where that walk is defined; decode_clamped
-/// never reads past the claimed length.
+/// Decoding arbitrary bytes agrees with the test kit's reference walk
+/// (CMSG_FIRSTHDR / CMSG_NXTHDR / CMSG_DATA, every flavour) where that walk
+/// is defined; decode_clamped never reads past the claimed length.
 #[test]
 fn p11_codec_decode_matches_libc_walk() {
     run_property(
@@ -458,10 +489,12 @@ fn p11_codec_decode_matches_libc_walk() {
         file!(),
         (raw_buf(), any::<usize>()),
         |(raw, claim)| {
-            let aligned = naive::aligned(&raw.0);
-            let buf = &naive::as_bytes(&aligned)[..raw.0.len()];
+            let aligned = AlignedBuf::from_bytes(&raw.0);
             count_ops(1);
-            compare_walks(buf)?;
+            for &flavor in Flavor::ALL {
+                compare_walks(&aligned, flavor)?;
+            }
+            let buf = aligned.as_bytes();
             // decode_clamped must not look past `claimed`: poison every
             // byte after it and the walk must not change, and every data
             // slice must lie inside the claimed prefix.
@@ -469,8 +502,8 @@ fn p11_codec_decode_matches_libc_walk() {
             let clamp = claimed.min(buf.len());
             let mut poisoned = raw.0.clone();
             poisoned[clamp..].fill(0xA5);
-            let paligned = naive::aligned(&poisoned);
-            let pbuf = &naive::as_bytes(&paligned)[..poisoned.len()];
+            let paligned = AlignedBuf::from_bytes(&poisoned);
+            let pbuf = paligned.as_bytes();
             let walk = |b: &[u8]| -> Vec<Result<(i32, i32, usize, usize), ErrorKind>> {
                 decode_clamped(b, claimed)
                     .map(|r| {

@@ -2,18 +2,21 @@
 //! and over a socket pair (whose end it got over the path), proves identity
 //! with `kcmp` against this process's pid, and sends the descriptors back;
 //! this process proves the round trip is the same open file description.
+//! Where the child cannot use `kcmp`, this process compares its descriptor
+//! with the child's; an identity nobody can decide fails (see
+//! `inflight_proptests::harness::identity_unknown`).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
-use inflight::inspect::{same_file_in, Sameness};
 use inflight::SocketKind;
 use inflight_proptests::check::{fail, identical};
 use inflight_proptests::exchange::STEP_TIMEOUT;
 use inflight_proptests::fds::{any_source, fd_spec, open_pool, FdSpec, Source};
-use inflight_proptests::harness::{count_ops, note_skipped, run_property};
+use inflight_proptests::harness::{count_ops, identity_unknown, note_skipped, run_property};
 use inflight_proptests::plan::{any_kind, fd_count};
+use inflight_testkit::oracle::kcmp_file_in;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
@@ -171,15 +174,18 @@ fn p9_cross_process() {
                             orig.as_raw_fd()
                         )))
                     }
-                    _ => match same_file_in(std::process::id() as i32, orig.as_raw_fd(), child_pid, child_fd) {
-                        Sameness::Same => note_skipped(
-                            "kcmp from the child (checked from the parent instead)",
-                            "the child may not inspect its parent",
+                    _ => match kcmp_file_in(std::process::id() as i32, orig.as_raw_fd(), child_pid, child_fd) {
+                        Ok(true) => note_skipped(
+                            "kcmp from the child",
+                            "the child may not inspect its parent; compared from the parent instead",
                         ),
-                        Sameness::Different => {
+                        Ok(false) => {
                             return Err(fail(format!("fd {j}: the child's fd {child_fd} is a different description")))
                         }
-                        Sameness::Unknown(why) => note_skipped("cross-process kcmp", why),
+                        Err(e) => identity_unknown(
+                            &format!("fd {j}: the child's fd {child_fd}"),
+                            &format!("kcmp(2) from neither process: {e}"),
+                        )?,
                     },
                 }
                 identical(&format!("round trip fd {j}"), *orig, ret.as_fd())?;

@@ -3,26 +3,27 @@
 //! in flight; operations are send, receive or peek with a random capacity,
 //! close an original, close what was received, shut down or drop either
 //! end. After every step the process's open descriptors are exactly the
-//! ones the test holds (no leak, no double close), and every delivered
-//! descriptor is the same open file description as its original.
+//! ones open before the case plus the ones the test holds (no leak, no
+//! double close: the test kit's descriptor table), and every delivered
+//! descriptor is the same open file description as its original (the kit's
+//! oracle).
 
 use std::collections::BTreeSet;
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use inflight::inspect::FdSnapshot;
-use inflight::{Credentials, ErrorKind, RecvOptions, SocketKind};
+use inflight::{ErrorKind, RecvOptions, SocketKind};
 use inflight_proptests::check::{cloexec_as_asked, identical};
 use inflight_proptests::harness::{count_ops, run_property};
 use inflight_proptests::model::{Expect, Model, Op, Reference};
-use inflight_testkit::Fixture;
+use inflight_testkit::{cmsg, describe_fd, open_fds, sockopt, Fixture};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 /// The system under test: the real sockets and descriptors, and the
-/// snapshot of what was open before it opened anything.
+/// descriptors that were open before it opened anything.
 struct System {
     kind: SocketKind,
-    baseline: FdSnapshot,
+    baseline: BTreeSet<RawFd>,
     sender: Option<OwnedFd>,
     receiver: Option<OwnedFd>,
     /// The originals (closable) with their other ends.
@@ -94,12 +95,18 @@ impl StateMachineTest for Test {
     type Reference = Reference;
 
     fn init_test(model: &Model) -> System {
-        let baseline = FdSnapshot::take().expect("snapshot");
+        let baseline = open_fds()
+            .expect("read /proc/self/fd")
+            .into_iter()
+            .collect();
         let (sender, receiver) = inflight::socketpair(model.kind).expect("socketpair");
         inflight::set_nonblocking(&sender, true).expect("O_NONBLOCK");
         inflight::set_nonblocking(&receiver, true).expect("O_NONBLOCK");
         if model.passcred {
-            inflight::set_pass_credentials(&receiver, true).expect("SO_PASSCRED");
+            // Set directly, not through inflight: the credentials check
+            // below judges inflight's receive, not its setter.
+            sockopt::set_int(receiver.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1)
+                .expect("SO_PASSCRED");
         }
         let mut originals = Vec::new();
         let mut keep = Vec::new();
@@ -152,8 +159,9 @@ impl StateMachineTest for Test {
                         assert_eq!(&buf[..got.bytes], &bytes[..], "{what}: payload");
                         assert_eq!(got.fds.len(), fds.len(), "{what}: descriptor count");
                         sys.check_delivered(&what, &got.fds, fds, *cloexec);
-                        let creds = model.passcred.then(Credentials::current);
-                        assert_eq!(got.credentials, creds, "{what}: credentials");
+                        let creds = got.credentials.map(|c| (c.pid, c.uid, c.gid));
+                        let want = model.passcred.then(cmsg::own_ids);
+                        assert_eq!(creds, want, "{what}: credentials (pid, uid, gid)");
                         sys.held.extend(fds.iter().copied().zip(got.fds));
                     }
                     (Expect::Truncated { bytes, fds, cap }, Err(mut e)) => {
@@ -218,16 +226,16 @@ impl StateMachineTest for Test {
             model.receiver_open,
             "{what}: receiver"
         );
-        let now = FdSnapshot::take().expect("snapshot");
+        let open: BTreeSet<RawFd> = open_fds()
+            .expect("read /proc/self/fd")
+            .into_iter()
+            .collect();
         let owned = sys.owned();
-        let before: BTreeSet<RawFd> = sys.baseline.iter().map(|o| o.fd).collect();
-        let open: BTreeSet<RawFd> = now.iter().map(|o| o.fd).collect();
-        let expected: BTreeSet<RawFd> = before.union(&owned).copied().collect();
+        let expected: BTreeSet<RawFd> = sys.baseline.union(&owned).copied().collect();
         if open != expected {
-            let leaked: Vec<String> = now
-                .iter()
-                .filter(|o| !expected.contains(&o.fd))
-                .map(|o| o.to_string())
+            let leaked: Vec<String> = open
+                .difference(&expected)
+                .map(|&fd| describe_fd(fd).to_string())
                 .collect();
             let missing: Vec<&RawFd> = expected.difference(&open).collect();
             panic!(

@@ -3,24 +3,27 @@
 //! `inflight_proptests::harness::run_property`), serialised within this
 //! binary.
 
-use std::collections::BTreeMap;
 use std::io::{IoSliceMut, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use inflight::inspect::{file_id, same_file, FileId, Sameness};
 use inflight::{ErrorKind, RecvOptions, SocketKind};
 use inflight_proptests::check::{
-    cloexec_as_asked, fail, identical, offset, set_status, status, works,
+    cloexec_as_asked, fail, file_identity, identical, is_cloexec, offset, pass_pidfd_support,
+    set_status, status, turn_on, works, FileIdentity,
+};
+use inflight_proptests::delivered::{
+    check_delivered, check_extras, check_repeats, kernel_delivers, with_repeats,
 };
 use inflight_proptests::exchange::{
-    borrow_fds, exchange, recv_message, recv_plan, send_message, send_plan, Delivered, Pair,
+    borrow_fds, exchange, recv_message, recv_plan, send_message, send_plan, Pair,
 };
 use inflight_proptests::fds::{
     any_source, bytes_from_seed, fd_spec, open_pool, seekable_source, FdSpec, Opened, Source,
 };
-use inflight_proptests::harness::{count_ops, run_property};
+use inflight_proptests::harness::{count_ops, note_skipped, run_property};
 use inflight_proptests::plan::{any_kind, case, message, CasePlan, Limits, MessagePlan};
-use inflight_testkit::FdKind;
+use inflight_testkit::probe::Support;
+use inflight_testkit::{open_fds, FdKind};
 use nix::fcntl::OFlag;
 use nix::unistd::{lseek, Whence};
 use proptest::prelude::*;
@@ -39,56 +42,45 @@ fn setup(plan: &CasePlan) -> Result<(Vec<Opened>, Pair), TestCaseError> {
     Ok((pool, pair))
 }
 
-/// Count, payload and identity (in order) of every delivered message.
-fn check_delivered(plan: &CasePlan, pool: &[Opened], pair: &Pair, got: &[Delivered]) -> R {
-    for (i, (m, d)) in plan.messages.iter().zip(got).enumerate() {
-        if d.payload != m.payload() {
-            return Err(fail(format!(
-                "message {i}: payload differs ({} bytes received, {} sent)",
-                d.payload.len(),
-                m.payload_len
-            )));
-        }
-        if d.fds.len() != m.fds.len() {
-            return Err(fail(format!(
-                "message {i}: {} descriptor(s) received, {} sent",
-                d.fds.len(),
-                m.fds.len()
-            )));
-        }
-        for (j, (&p, fd)) in m.fds.iter().zip(&d.fds).enumerate() {
-            let original = pool[p].fd(pair.sender.as_fd());
-            identical(
-                &format!("message {i} fd {j} (#{p} {:?})", pool[p].spec),
-                original,
-                fd.as_fd(),
-            )?;
-        }
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------- 1
 
 /// Identity: each received descriptor is the same open file description as
 /// the one sent (kcmp), with equal fstat identity and a different number.
-/// Half the cases turn `SO_PASSCRED` on at the receiver, so that
-/// `SCM_CREDENTIALS` arrives beside (before) the rights: every control
-/// message must be walked for the rights to be found.
+/// Half the cases turn `SO_PASSCRED` on at the receiver and half
+/// `SO_PASSPIDFD` (where the kernel has it), so that `SCM_CREDENTIALS`
+/// and `SCM_PIDFD` arrive beside (before) the rights: every control message
+/// must be walked for the rights to be found, and the credentials and
+/// pidfd must arrive too.
 #[test]
 fn p1_identity() {
     run_property(
         "p1_identity",
         file!(),
-        (case(any_kind(), any_source(), Limits::new()), any::<bool>()),
-        |(plan, passcred)| {
+        (
+            case(any_kind(), any_source(), Limits::new()),
+            any::<bool>(),
+            any::<bool>(),
+        ),
+        |(plan, passcred, passpidfd)| {
             let (pool, pair) = setup(&plan)?;
+            let rx = pair.receiver.as_fd();
             if passcred {
-                inflight::set_pass_credentials(&pair.receiver, true)
-                    .map_err(|e| fail(format!("SO_PASSCRED: {e:?}")))?;
+                turn_on(rx, "SO_PASSCRED", libc::SO_PASSCRED)?;
+            }
+            let passpidfd = passpidfd
+                && match pass_pidfd_support()? {
+                    Support::Present => true,
+                    Support::Missing(why) => {
+                        note_skipped("SO_PASSPIDFD beside the rights (p1_identity)", &why);
+                        false
+                    }
+                };
+            if passpidfd {
+                turn_on(rx, "SO_PASSPIDFD", libc::SO_PASSPIDFD)?;
             }
             let got = exchange(&plan, &pool, &pair).map_err(fail)?;
-            check_delivered(&plan, &pool, &pair, &got)
+            check_delivered(&plan, &pool, &pair, &got)?;
+            check_extras(&got, passcred, passpidfd)
         },
     );
 }
@@ -181,12 +173,11 @@ fn p3_flags() {
     run_property(
         "p3_flags",
         file!(),
-        (case(any_kind(), any_source(), Limits::new()), any::<u64>()),
-        |(plan, seed)| {
+        case(any_kind(), any_source(), Limits::new()),
+        |plan| {
             let (pool, pair) = setup(&plan)?;
             let got = exchange(&plan, &pool, &pair).map_err(fail)?;
             check_delivered(&plan, &pool, &pair, &got)?;
-            let mut x = seed;
             for (i, (m, d)) in plan.messages.iter().zip(&got).enumerate() {
                 for (j, (&p, fd)) in m.fds.iter().zip(&d.fds).enumerate() {
                     let what = format!("message {i} fd {j} (#{p} {:?})", pool[p].spec);
@@ -194,8 +185,7 @@ fn p3_flags() {
                     let recv = fd.as_fd();
                     cloexec_as_asked(&what, recv, m.cloexec)?;
                     if pool[p].spec.source != Source::SenderSocket {
-                        let sender_cloexec =
-                            inflight::inspect::is_cloexec(orig).map_err(io("F_GETFD"))?;
+                        let sender_cloexec = is_cloexec(orig)?;
                         if sender_cloexec != pool[p].spec.sender_cloexec {
                             return Err(fail(format!(
                                 "{what}: the sender's FD_CLOEXEC changed to {sender_cloexec}"
@@ -205,9 +195,6 @@ fn p3_flags() {
                     if !pool[p].spec.source.status_flags_settable() {
                         continue;
                     }
-                    x = x
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
                     let mut flags = vec![OFlag::O_NONBLOCK];
                     if pool[p].spec.source.seekable() {
                         flags.push(OFlag::O_APPEND);
@@ -225,7 +212,6 @@ fn p3_flags() {
                             count_ops(2);
                         }
                     }
-                    let _ = x;
                 }
             }
             Ok(())
@@ -272,16 +258,15 @@ fn in_flight_plan() -> impl Strategy<Value = (CasePlan, prop::sample::Index)> {
 fn p4_in_flight() {
     run_property("p4_in_flight", file!(), in_flight_plan(), |(plan, _)| {
         let (mut pool, pair) = setup(&plan)?;
-        let ids: Vec<Option<FileId>> = pool
+        let ids: Vec<Option<FileIdentity>> = pool
             .iter()
             .map(|o| {
                 o.original
                     .as_ref()
-                    .map(|fd| file_id(fd.as_fd()))
+                    .map(|fd| file_identity(fd.as_fd()))
                     .transpose()
             })
-            .collect::<Result<_, _>>()
-            .map_err(io("fstat"))?;
+            .collect::<Result<_, _>>()?;
         send_plan(&plan, &pool, pair.sender.as_fd()).map_err(fail)?;
         for o in &mut pool {
             o.close_original();
@@ -316,7 +301,7 @@ fn p4_in_flight() {
                     pool[p].spec
                 );
                 if let Some(id) = ids[p] {
-                    let now = file_id(fd.as_fd()).map_err(io("fstat"))?;
+                    let now = file_identity(fd.as_fd())?;
                     if now != id {
                         return Err(fail(format!("{what}: fstat {now}, the original was {id}")));
                     }
@@ -363,20 +348,9 @@ fn p4_in_flight() {
 
 // ---------------------------------------------------------------- 5
 
-/// A key per open file description of the pool: the sending socket is one
-/// description however often it appears in the pool.
-fn description_key(pool: &[Opened], p: usize) -> usize {
-    match pool[p].spec.source {
-        Source::SenderSocket => pool
-            .iter()
-            .position(|o| o.spec.source == Source::SenderSocket)
-            .unwrap_or(p),
-        _ => p,
-    }
-}
-
 /// Order, repeats, count and payload are preserved across several messages
-/// in a row.
+/// in a row, and every message that carries descriptors repeats one: see
+/// [`check_repeats`] for what p1 does not check.
 #[test]
 fn p5_order_and_repeats() {
     let limits = Limits {
@@ -386,61 +360,17 @@ fn p5_order_and_repeats() {
     run_property(
         "p5_order_and_repeats",
         file!(),
-        case(any_kind(), any_source(), limits),
+        case(any_kind(), any_source(), limits).prop_map(with_repeats),
         |plan| {
             let (pool, pair) = setup(&plan)?;
             let got = exchange(&plan, &pool, &pair).map_err(fail)?;
             check_delivered(&plan, &pool, &pair, &got)?;
-            // Repeats: two received descriptors are the same description
-            // exactly when the sent ones were (checked against the first
-            // of each group).
-            for (i, (m, d)) in plan.messages.iter().zip(&got).enumerate() {
-                let mut first: BTreeMap<usize, usize> = BTreeMap::new();
-                for (j, &p) in m.fds.iter().enumerate() {
-                    first.entry(description_key(&pool, p)).or_insert(j);
-                }
-                for (j, &p) in m.fds.iter().enumerate() {
-                    let key = description_key(&pool, p);
-                    for (&k2, &j2) in &first {
-                        let expect = k2 == key;
-                        match same_file(d.fds[j].as_fd(), d.fds[j2].as_fd()) {
-                            Sameness::Same if !expect => {
-                                return Err(fail(format!(
-                                    "message {i}: fds {j} and {j2} are one description, sent as #{p} and #{}",
-                                    m.fds[j2]
-                                )))
-                            }
-                            Sameness::Different if expect => {
-                                return Err(fail(format!(
-                                    "message {i}: fds {j} and {j2} are different descriptions, both sent as #{p}"
-                                )))
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
-            Ok(())
+            check_repeats(&plan, &pool, &pair, &got)
         },
     );
 }
 
 // ---------------------------------------------------------------- 6
-
-/// `CMSG_SPACE` through libc.
-fn libc_space(bytes: usize) -> usize {
-    // SAFETY: CMSG_SPACE is arithmetic on its argument.
-    unsafe { libc::CMSG_SPACE(bytes as u32) as usize }
-}
-
-/// The kernel's view: with a control buffer of `space_for(c)` bytes and no
-/// credentials or pidfd to deliver, `scm_detach_fds` installs at most
-/// `(controllen - sizeof(cmsghdr)) / sizeof(int)` descriptors.
-fn kernel_delivers(n: usize, c: usize) -> usize {
-    let space = libc_space(4 * c) + libc_space(std::mem::size_of::<libc::ucred>()) + libc_space(4);
-    let header = std::mem::size_of::<libc::cmsghdr>();
-    n.min((space - header) / 4)
-}
 
 /// The receive APIs: the `Vec` form with any capacity, or an `FdArray<N>`.
 #[derive(Clone, Copy, Debug)]
@@ -751,10 +681,8 @@ fn p7_error_paths() {
                     let f = std::fs::File::open("/dev/null").map_err(io("open"))?;
                     f.as_raw_fd()
                 };
-                // SAFETY: F_GETFD takes no argument and touches no memory.
-                let closed = unsafe { libc::fcntl(raw, libc::F_GETFD) } == -1
-                    && nix::errno::Errno::last() == nix::errno::Errno::EBADF;
-                if !closed {
+                let open = open_fds().map_err(io("read /proc/self/fd"))?;
+                if open.contains(&raw) {
                     return Err(fail(format!("fd {raw} should be closed")));
                 }
                 let mut fds = list(n);
@@ -818,13 +746,35 @@ fn p7_error_paths() {
                         cap,
                         &RecvOptions::new().peek(true),
                     );
+                    // Every descriptor, or exactly the prefix the kernel
+                    // delivered into inflight's control buffer.
+                    let want = if cap >= n { n } else { kernel_delivers(n, cap) };
                     let got = match (r, cap >= n) {
-                        (Ok(r), true) if r.bytes == 6 => r.fds,
-                        (Err(mut e), false) if e.kind() == ErrorKind::ControlBufferFull => {
+                        (Ok(r), true) if r.bytes == 6 && r.fds.len() == want => r.fds,
+                        (Err(mut e), false)
+                            if e.kind() == ErrorKind::ControlBufferFull
+                                && e.capacity() == cap
+                                && e.bytes() == 6
+                                && e.fds().len() == want =>
+                        {
                             e.take_fds()
                         }
                         (other, _) => {
-                            return Err(fail(format!("peek with capacity {cap} of {n}: {other:?}")))
+                            let got = match other {
+                                Ok(r) => {
+                                    format!("success, {} bytes, {} fd(s)", r.bytes, r.fds.len())
+                                }
+                                Err(e) => format!(
+                                    "{:?}, {} bytes, {} fd(s), capacity {}",
+                                    e.kind(),
+                                    e.bytes(),
+                                    e.fds().len(),
+                                    e.capacity()
+                                ),
+                            };
+                            return Err(fail(format!(
+                                "peek with capacity {cap} of {n}: {got}; expected 6 bytes and {want} fd(s)"
+                            )));
                         }
                     };
                     for (j, fd) in got.iter().enumerate() {

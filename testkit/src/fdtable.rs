@@ -36,6 +36,23 @@ pub(crate) fn list(skip: &[RawFd]) -> io::Result<Vec<RawFd>> {
     Ok(out)
 }
 
+/// The open descriptors of this process, sorted: a snapshot of the
+/// descriptor table by number, for a test that keeps its own account of
+/// what should be open (the descriptor used to read `/proc/self/fd` is not
+/// in it; the witnesses of a running [`LeakGuard`](crate::LeakGuard) are).
+///
+/// # Errors
+///
+/// Reading `/proc/self/fd`.
+pub fn open_fds() -> io::Result<Vec<RawFd>> {
+    list(&[])
+}
+
+/// What descriptor `fd` refers to now, for a report.
+pub fn describe_fd(fd: RawFd) -> Described {
+    describe(fd)
+}
+
 /// One descriptor as a report names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Described {
@@ -148,6 +165,8 @@ mod tests {
         let f = std::fs::File::open("/dev/null").unwrap();
         let fd = f.as_raw_fd();
         assert!(list(&[]).unwrap().contains(&fd));
+        assert!(open_fds().unwrap().contains(&fd));
+        assert_eq!(describe_fd(fd), describe(fd));
         assert!(!list(&[fd]).unwrap().contains(&fd));
         assert_eq!(describe(fd).to_string(), format!("fd {fd} -> /dev/null"));
     }

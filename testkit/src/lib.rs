@@ -43,7 +43,7 @@ pub mod reference;
 pub mod sockopt;
 
 pub use aligned::AlignedBuf;
-pub use fdtable::Described;
+pub use fdtable::{describe_fd, open_fds, Described};
 pub use fixtures::{FdKind, Fixture};
 pub use guard::{serial, LeakGuard, Leaks, Serial};
 pub use oracle::{same_description, Sameness};

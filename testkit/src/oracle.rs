@@ -47,18 +47,36 @@ pub fn kcmp_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> io::Result<bool> {
 
 /// [`kcmp_file`] on numbers (which may be closed: `EBADF`).
 pub(crate) fn kcmp_raw(a: RawFd, b: RawFd) -> io::Result<bool> {
+    let pid = std::process::id() as libc::pid_t;
+    kcmp_file_in(pid, a, pid, b)
+}
+
+/// `kcmp(pid_a, pid_b, KCMP_FILE, fd_a, fd_b)`: `true` when descriptor
+/// `fd_a` of process `pid_a` and `fd_b` of `pid_b` are the same open file
+/// description (a descriptor passed to another process, seen from either).
+///
+/// # Errors
+///
+/// The `kcmp` error: `ENOSYS`, `EPERM` (seccomp, or no ptrace access to a
+/// process), `ESRCH` (no such process), `EBADF` (a descriptor is not
+/// open).
+pub fn kcmp_file_in(
+    pid_a: libc::pid_t,
+    fd_a: RawFd,
+    pid_b: libc::pid_t,
+    fd_b: RawFd,
+) -> io::Result<bool> {
     const KCMP_FILE: libc::c_long = 0;
-    let pid = libc::c_long::from(std::process::id() as libc::pid_t);
     // SAFETY: kcmp(2) with KCMP_FILE takes only integers (two pids, the
     // type and two descriptor numbers) and touches no memory of ours.
     let r = unsafe {
         libc::syscall(
             libc::SYS_kcmp,
-            pid,
-            pid,
+            libc::c_long::from(pid_a),
+            libc::c_long::from(pid_b),
             KCMP_FILE,
-            libc::c_long::from(a),
-            libc::c_long::from(b),
+            libc::c_long::from(fd_a),
+            libc::c_long::from(fd_b),
         )
     };
     if r < 0 {
@@ -198,41 +216,6 @@ pub(crate) fn without_kcmp(a: RawFd, b: RawFd) -> Sameness {
     }
 }
 
-/// `kcmp(pid_a, pid_b, KCMP_FILE, fd_a, fd_b)` across processes: `true`
-/// when descriptor `fd_a` of `pid_a` and `fd_b` of `pid_b` are the same
-/// open file description. Needs `ptrace` read access to both processes (a
-/// parent to its own child usually has it).
-///
-/// # Errors
-///
-/// The `kcmp` error: `ENOSYS`, `EPERM` (seccomp, or no ptrace access),
-/// `ESRCH` (no such process), `EBADF` (a descriptor is not open).
-pub fn kcmp_file_in(
-    pid_a: libc::pid_t,
-    fd_a: RawFd,
-    pid_b: libc::pid_t,
-    fd_b: RawFd,
-) -> io::Result<bool> {
-    const KCMP_FILE: libc::c_long = 0;
-    // SAFETY: kcmp(2) with KCMP_FILE takes only integers (two pids, the
-    // type and two descriptor numbers) and touches no memory of ours.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_kcmp,
-            libc::c_long::from(pid_a),
-            libc::c_long::from(pid_b),
-            KCMP_FILE,
-            libc::c_long::from(fd_a),
-            libc::c_long::from(fd_b),
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r == 0)
-    }
-}
-
 /// The environment variable that lets a run accept an identity check
 /// answered [`Sameness::Unknown`]: set to `1`, and only then.
 pub const ALLOW_UNKNOWN_ENV: &str = "INFLIGHT_ALLOW_UNKNOWN_IDENTITY";
@@ -285,9 +268,11 @@ mod tests {
             assert!(kcmp_file(a.as_fd(), dup.as_fd()).unwrap());
             assert!(!kcmp_file(a.as_fd(), other.as_fd()).unwrap());
             let me = std::process::id() as libc::pid_t;
-            let (ra, rd, ro) = (a.as_raw_fd(), dup.as_raw_fd(), other.as_raw_fd());
+            let (ra, rd) = (a.as_raw_fd(), dup.as_raw_fd());
             assert!(kcmp_file_in(me, ra, me, rd).unwrap());
-            assert!(!kcmp_file_in(me, ra, me, ro).unwrap());
+            assert!(!kcmp_file_in(me, ra, me, other.as_raw_fd()).unwrap());
+            let gone = kcmp_file_in(me, ra, -1, rd).unwrap_err();
+            assert_eq!(gone.raw_os_error(), Some(libc::ESRCH), "{gone}");
         } else {
             eprintln!("skipped: kcmp(2) is not available here");
         }

@@ -1,8 +1,9 @@
 //! The child process of property 9 (cross-process): connects to the
 //! parent's bound path, receives a socket pair end and a first batch of
 //! descriptors there, a second batch over the socket pair, proves with
-//! `kcmp` against the parent's pid that each is the parent's open file
-//! description, and sends them all back.
+//! `kcmp` against the parent's pid (through the test kit, not inflight)
+//! that each is the parent's open file description, and sends them all
+//! back.
 //!
 //! Usage: `inflight-prop-child PATH stream|seqpacket`. Exit status 0 when
 //! the protocol ran (the verdicts travel back to the parent, which judges);
@@ -12,8 +13,8 @@ use std::os::fd::AsFd;
 use std::os::unix::net::SocketAddr;
 use std::process::ExitCode;
 
-use inflight::inspect::{same_file_in, Sameness};
 use inflight::SocketKind;
+use inflight_testkit::oracle::kcmp_file_in;
 
 /// A parent that dies must not leave this process waiting for ever (a
 /// datagram pair has no end of stream): every receive gives up after a
@@ -66,10 +67,12 @@ fn run() -> Result<(), String> {
     let mut reply = String::new();
     for (fd, &theirs) in fds.iter().zip(parent_fds) {
         let mine = std::os::fd::AsRawFd::as_raw_fd(fd);
-        let verdict = match same_file_in(parent, theirs, me, mine) {
-            Sameness::Same => 'S',
-            Sameness::Different => 'D',
-            Sameness::Unknown(_) => 'U',
+        // 'U': kcmp failed here (seccomp, no ptrace access to the parent);
+        // the parent then compares from its side.
+        let verdict = match kcmp_file_in(parent, theirs, me, mine) {
+            Ok(true) => 'S',
+            Ok(false) => 'D',
+            Err(_) => 'U',
         };
         reply.push_str(&format!("{verdict}{mine} "));
     }
