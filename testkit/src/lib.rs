@@ -17,6 +17,7 @@
 //! - [`fixtures`]: every kind of descriptor the tests pass around.
 //! - [`guard`]: the descriptor-leak guard and the process-wide lock it holds.
 //! - [`oracle`]: are two descriptors the same open file description.
+//! - [`probe`]: what the kernel supports, asked with raw system calls.
 //!
 //! The kit is for Linux (and Android, untested): it uses `/proc`, `kcmp(2)`,
 //! eventfds, memfds and timerfds. On other systems it is empty.
@@ -34,6 +35,7 @@ pub mod fixtures;
 pub mod guard;
 mod leaks;
 pub mod oracle;
+pub mod probe;
 pub mod raw;
 pub mod reference;
 
