@@ -24,6 +24,7 @@
 mod decode;
 mod differential;
 mod encode;
+mod facts;
 mod harness;
 mod hostile;
 mod live;
