@@ -5,14 +5,14 @@
 //! `__scm_send`), and what arrives must be what was sent.
 
 use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use inflight::codec::{self, ControlMessage, FdList, Message};
 use inflight::{Credentials, ErrorKind, RecvOptions, SCM_MAX_FD};
 use inflight_testkit::cmsg::{self, Cmsg};
-use inflight_testkit::{oracle, raw, FdKind, Fixture};
+use inflight_testkit::{oracle, raw, FdKind};
 
 use crate::facts::id_mapped;
 use crate::util::{self, Kind};
@@ -103,13 +103,15 @@ enum IdSpec {
 }
 
 /// Fixtures shared by every input, one of each cheap kind (opened before
-/// the first leak snapshot).
-fn pool() -> &'static [Fixture] {
-    static POOL: OnceLock<Vec<Fixture>> = OnceLock::new();
+/// the first leak snapshot). Only the descriptors are kept: every open
+/// descriptor costs the per-input leak guard a few system calls, and a
+/// pipe or socket end without its peer is passed like any other.
+fn pool() -> &'static [OwnedFd] {
+    static POOL: OnceLock<Vec<OwnedFd>> = OnceLock::new();
     POOL.get_or_init(|| {
         FdKind::CHEAP
             .iter()
-            .map(|k| k.open().expect("fixture"))
+            .map(|k| k.open().expect("fixture").into_fd())
             .collect()
     })
 }
@@ -120,7 +122,7 @@ fn fd_number(r: FdRef) -> RawFd {
     match r {
         FdRef::Pool(i) => {
             let p = pool();
-            p[usize::from(i) % p.len()].as_fd().as_raw_fd()
+            p[usize::from(i) % p.len()].as_raw_fd()
         }
         FdRef::Low(n) => RawFd::from(n % 64),
         FdRef::Closed => CLOSED_FD,
