@@ -5,14 +5,17 @@
 //! `__scm_send`), and what arrives must be what was sent.
 
 use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
-use inflight::codec::{self, cmsg_len, cmsg_space, ControlMessage, FdList, Message};
+use inflight::codec::{self, ControlMessage, FdList, Message};
 use inflight::{Credentials, ErrorKind, RecvOptions, SCM_MAX_FD};
+use inflight_testkit::cmsg::{self, Cmsg};
+use inflight_testkit::{oracle, raw, FdKind};
 
-use crate::util::{self, FixtureKind, Kind};
+use crate::facts::id_mapped;
+use crate::util::{self, Kind};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -99,22 +102,17 @@ enum IdSpec {
     Raw(u32),
 }
 
-/// Fixtures shared by every input (opened before the first leak snapshot).
+/// Fixtures shared by every input, one of each cheap kind (opened before
+/// the first leak snapshot). Only the descriptors are kept: every open
+/// descriptor costs the per-input leak guard a few system calls, and a
+/// pipe or socket end without its peer is passed like any other.
 fn pool() -> &'static [OwnedFd] {
     static POOL: OnceLock<Vec<OwnedFd>> = OnceLock::new();
     POOL.get_or_init(|| {
-        [
-            FixtureKind::DevNull,
-            FixtureKind::PipeRead,
-            FixtureKind::PipeWrite,
-            FixtureKind::EventFd,
-            FixtureKind::MemFd,
-            FixtureKind::Socket,
-            FixtureKind::DirPath,
-        ]
-        .into_iter()
-        .map(|k| util::open_fixture(k).expect("fixture"))
-        .collect()
+        FdKind::CHEAP
+            .iter()
+            .map(|k| k.open().expect("fixture").into_fd())
+            .collect()
     })
 }
 
@@ -162,8 +160,8 @@ fn pid_exists(pid: i32) -> bool {
     pid > 0 && (pid == f.pid || pid == f.ppid || pid == 1)
 }
 
-/// The owned form of one message: (level, type, data) as the kernel sees it,
-/// plus the inflight message (borrowing the numbers / data).
+/// The owned form of one message: (level, type, data) as the kernel sees it
+/// (built with the kit), plus what the inflight message is made of.
 struct Owned {
     level: i32,
     kind: i32,
@@ -171,6 +169,13 @@ struct Owned {
     /// `Some` for `ControlMessage::Rights`, with the numbers.
     fds: Option<Vec<RawFd>>,
     creds: Option<Credentials>,
+}
+
+impl Owned {
+    /// The same message from the kit's builder.
+    fn cmsg(&self) -> Cmsg {
+        Cmsg::raw(self.level, self.kind, &self.data)
+    }
 }
 
 fn own_msgs(msgs: &[Msg]) -> Vec<Owned> {
@@ -188,10 +193,11 @@ fn own_msgs(msgs: &[Msg]) -> Vec<Owned> {
             }
             Msg::Credentials(spec) => {
                 let c = creds_of(*spec);
+                let built = Cmsg::credentials(c.pid, c.uid, c.gid);
                 Owned {
-                    level: libc::SOL_SOCKET,
-                    kind: libc::SCM_CREDENTIALS,
-                    data: ucred_bytes(c),
+                    level: built.level,
+                    kind: built.kind,
+                    data: built.data,
                     fds: None,
                     creds: Some(c),
                 }
@@ -226,21 +232,14 @@ fn own_msgs(msgs: &[Msg]) -> Vec<Owned> {
 }
 
 fn rights(fds: Vec<RawFd>) -> Owned {
+    let built = Cmsg::rights(&fds);
     Owned {
-        level: libc::SOL_SOCKET,
-        kind: libc::SCM_RIGHTS,
-        data: fds.iter().flat_map(|f| f.to_ne_bytes()).collect(),
+        level: built.level,
+        kind: built.kind,
+        data: built.data,
         fds: Some(fds),
         creds: None,
     }
-}
-
-fn ucred_bytes(c: Credentials) -> Vec<u8> {
-    let mut v = Vec::with_capacity(12);
-    v.extend_from_slice(&c.pid.to_ne_bytes());
-    v.extend_from_slice(&c.uid.to_ne_bytes());
-    v.extend_from_slice(&c.gid.to_ne_bytes());
-    v
 }
 
 fn read_i32(d: &[u8], at: usize) -> i32 {
@@ -266,7 +265,7 @@ fn predict_kernel(msgs: &[Owned]) -> Result<(), i32> {
                     return Err(libc::EINVAL);
                 }
                 for i in 0..num {
-                    if !util::is_open(read_i32(&m.data, 4 * i)) {
+                    if !oracle::is_open(read_i32(&m.data, 4 * i)) {
                         return Err(libc::EBADF);
                     }
                 }
@@ -280,7 +279,7 @@ fn predict_kernel(msgs: &[Owned]) -> Result<(), i32> {
                 let uid = read_i32(&m.data, 4) as u32;
                 let gid = read_i32(&m.data, 8) as u32;
                 // scm_check_creds: unmapped ids first, then permission.
-                if !util::id_mapped(&f.uid_map, uid) || !util::id_mapped(&f.gid_map, gid) {
+                if !id_mapped(&f.uid_map, uid) || !id_mapped(&f.gid_map, gid) {
                     return Err(libc::EINVAL);
                 }
                 let uid_ok = f.uids.contains(&uid) || f.cap_setuid;
@@ -309,10 +308,12 @@ pub fn encode_roundtrip(data: &[u8]) {
         return;
     };
     util::debug_input(&input);
-    let _guard = util::fd_table_lock();
-    util::raise_nofile();
-    let _ = (util::facts(), pool());
-    util::without_leaks(|| run(&input));
+    util::without_leaks(
+        || {
+            pool();
+        },
+        || run(&input),
+    );
 }
 
 fn run(input: &Input) {
@@ -329,7 +330,8 @@ fn run(input: &Input) {
             },
         })
         .collect();
-    let need: usize = owned.iter().map(|o| cmsg_space(o.data.len())).sum();
+    // The sizes come from the kit's layout, not from inflight's own.
+    let need: usize = owned.iter().map(|o| cmsg::space(o.data.len())).sum();
     assert_eq!(codec::encoded_len(&msgs), need, "encoded_len");
     let size = match input.size {
         BufSize::Exact => need,
@@ -363,6 +365,14 @@ fn run(input: &Input) {
         (got, want) => panic!("encode: got {got:?}, expected {want:?}"),
     };
     assert_eq!(bytes.len(), need, "encoded length");
+    // Byte for byte what the kit's builder writes: headers, data, zeroed
+    // padding.
+    let kit: Vec<Cmsg> = owned.iter().map(Owned::cmsg).collect();
+    assert_eq!(
+        bytes,
+        &cmsg::concat(&kit)[..],
+        "encoded bytes vs the kit's builder"
+    );
 
     // Decode gives back exactly the messages, at CMSG_SPACE offsets, with
     // zeroed padding.
@@ -376,9 +386,9 @@ fn run(input: &Input) {
             (off, o.level, o.kind, &o.data[..], false),
             "message {i}"
         );
-        let end = off + cmsg_len(o.data.len());
+        let end = off + cmsg::len(o.data.len());
         assert!(
-            bytes[end..off + cmsg_space(o.data.len())]
+            bytes[end..off + cmsg::space(o.data.len())]
                 .iter()
                 .all(|&b| b == 0),
             "message {i}: padding not zeroed"
@@ -399,7 +409,7 @@ fn run(input: &Input) {
                 "message {i}: typed as other"
             ),
         }
-        off += cmsg_space(o.data.len());
+        off += cmsg::space(o.data.len());
     }
 
     if bytes.len() > 16 * 1024 {
@@ -415,30 +425,11 @@ fn send_and_check(input: &Input, owned: &[Owned], control: &[u8]) {
         inflight::set_pass_credentials(&b, true).expect("SO_PASSCRED");
     }
     let predicted = predict_kernel(owned);
-    let payload = *b"x";
-    let iov = libc::iovec {
-        iov_base: payload.as_ptr() as *mut libc::c_void,
-        iov_len: 1,
-    };
-    // SAFETY: all-zero bytes are a valid msghdr (null pointers, zero
-    // lengths).
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = std::ptr::from_ref(&iov).cast_mut();
-    msg.msg_iovlen = 1;
-    if !control.is_empty() {
-        msg.msg_control = control.as_ptr() as *mut libc::c_void;
-        msg.msg_controllen = control.len() as _;
-    }
-    // SAFETY: sendmsg(2) reads the msghdr, one iovec of 1 readable byte and
-    // msg_controllen readable bytes of control, all alive for the call; `a`
-    // is an open socket.
-    let ret =
-        unsafe { libc::sendmsg(a.as_raw_fd(), &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
-    let got = if ret < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    } else {
-        Ok(())
-    };
+    let ret = raw::sendmsg(a.as_fd(), b"x", control, libc::MSG_DONTWAIT);
+    let got = ret
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| e.raw_os_error().unwrap_or(0));
     assert_eq!(
         got,
         predicted,
@@ -449,7 +440,7 @@ fn send_and_check(input: &Input, owned: &[Owned], control: &[u8]) {
     if got.is_err() {
         return;
     }
-    assert_eq!(ret, 1);
+    assert_eq!(ret.ok(), Some(1), "bytes sent");
 
     // What arrives: every SOL_SOCKET/SCM_RIGHTS number, in order, as the
     // same open file description; the last credentials sent (or ours).
@@ -469,23 +460,27 @@ fn send_and_check(input: &Input, owned: &[Owned], control: &[u8]) {
     assert_eq!(r.bytes, 1);
     assert_eq!(r.fds.len(), expected.len(), "descriptor count");
     for (fd, &num) in r.fds.iter().zip(&expected) {
-        // SAFETY: `num` was open when the kernel took it (it accepted the
-        // send), and nothing in this function closed it since.
-        let sent = unsafe { util::borrow_raw(num) };
-        util::assert_same(util::b(fd), sent, "encode_roundtrip");
+        // SAFETY: borrow_raw needs `num` open (and not -1) while the borrow
+        // lives: the kernel took it for the send it accepted, so it was
+        // open, and nothing in this function closes descriptors.
+        let sent = unsafe { BorrowedFd::borrow_raw(num) };
+        util::assert_same(fd.as_fd(), sent, "encode_roundtrip");
     }
     if input.passcred {
         let last = owned
             .iter()
             .rev()
             .find(|o| o.level == libc::SOL_SOCKET && o.kind == libc::SCM_CREDENTIALS)
-            .map(|o| Credentials {
-                pid: read_i32(&o.data, 0),
-                uid: read_i32(&o.data, 4) as u32,
-                gid: read_i32(&o.data, 8) as u32,
+            .map(|o| {
+                (
+                    read_i32(&o.data, 0),
+                    read_i32(&o.data, 4) as u32,
+                    read_i32(&o.data, 8) as u32,
+                )
             })
-            .unwrap_or_else(Credentials::current);
-        assert_eq!(r.credentials, Some(last), "credentials received");
+            .unwrap_or_else(cmsg::own_ids);
+        let got = r.credentials.map(|c| (c.pid, c.uid, c.gid));
+        assert_eq!(got, Some(last), "credentials received");
     } else {
         assert_eq!(r.credentials, None);
     }

@@ -11,8 +11,9 @@ use std::rc::Rc;
 
 use arbitrary::Arbitrary;
 use inflight::{Credentials, ErrorKind, RecvOptions};
+use inflight_testkit::cmsg::own_ids;
 
-use crate::util::{self, FixtureKind, Kind};
+use crate::util::{self, CheapKind, Kind};
 
 /// At most this many pool entries per input.
 const POOL_MAX: usize = 16;
@@ -20,10 +21,12 @@ const POOL_MAX: usize = 16;
 /// the kernel's per-user count and, on receipt, in our table).
 pub(crate) const INFLIGHT_MAX: usize = 2048;
 
-/// A fixture: the original descriptor (closable) and a witness duplicate
-/// that the oracle compares received descriptors with.
+/// A fixture: the original descriptor (closable), what keeps it
+/// meaningful (the other end of a pipe or socket pair), and a witness
+/// duplicate that the oracle compares received descriptors with.
 pub(crate) struct Entry {
     pub original: Option<OwnedFd>,
+    _keep: Vec<OwnedFd>,
     pub witness: Rc<OwnedFd>,
 }
 
@@ -113,14 +116,15 @@ impl Harness {
         self.ends[i].as_ref().map(|f| f.as_fd())
     }
 
-    pub(crate) fn open(&mut self, kind: FixtureKind) {
+    pub(crate) fn open(&mut self, kind: CheapKind) {
         if self.pool.len() >= POOL_MAX {
             return;
         }
-        let fd = util::open_fixture(kind).expect("open fixture");
-        let witness = Rc::new(fd.try_clone().expect("dup witness"));
+        let fixture = kind.0.open().expect("open fixture");
+        let witness = Rc::new(fixture.fd.try_clone().expect("dup witness"));
         self.pool.push(Entry {
-            original: Some(fd),
+            original: Some(fixture.fd),
+            _keep: fixture.keep,
             witness,
         });
     }
@@ -362,7 +366,9 @@ impl Harness {
                     util::assert_cloexec(r.as_fd(), spec.cloexec, &what);
                 }
                 if self.passcred[at] {
-                    assert_eq!(got.credentials, Some(Credentials::current()), "{what}");
+                    // The sender is this process.
+                    let ids = got.credentials.map(|c: Credentials| (c.pid, c.uid, c.gid));
+                    assert_eq!(ids, Some(own_ids()), "{what}: credentials");
                 } else {
                     assert_eq!(got.credentials, None, "{what}: credentials unasked");
                 }

@@ -10,11 +10,12 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 
 use arbitrary::Arbitrary;
-use inflight::codec::{cmsg_align, cmsg_len};
-use inflight::{Credentials, SCM_MAX_FD};
+use inflight::SCM_MAX_FD;
+use inflight_testkit::cmsg::{self, Cmsg};
+use inflight_testkit::raw;
 
 use crate::harness::{Harness, RecvSpec, INFLIGHT_MAX};
-use crate::util::{self, FixtureKind, Kind};
+use crate::util::{self, CheapKind, Kind};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -23,13 +24,13 @@ struct Input {
     passpidfd: bool,
     /// `SO_PASSRIGHTS` off at both ends (Linux 6.16+): descriptors refused.
     no_rights: bool,
-    first: FixtureKind,
+    first: CheapKind,
     ops: Vec<Op>,
 }
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Open(FixtureKind),
+    Open(CheapKind),
     Send {
         from_b: bool,
         cmsgs: Vec<RawCmsg>,
@@ -99,19 +100,23 @@ pub fn hostile_peer(data: &[u8]) {
 
 fn run(input: &Input) {
     let mut h = Harness::new(input.kind);
-    let mut no_rights = false;
+    // Whether the kernel has the options comes from the kit's raw probe:
+    // where it does, inflight's setters must work (an error there is a
+    // finding, not a reason to skip the check).
+    let facts = util::facts();
+    let no_rights = input.no_rights && facts.passrights;
     for i in 0..2 {
         let sock = h.ends[i].as_ref().expect("fresh pair");
         if input.passcred {
             inflight::set_pass_credentials(sock, true).expect("SO_PASSCRED");
             h.passcred[i] = true;
         }
-        if input.passpidfd && util::facts().pidfd {
+        if input.passpidfd && facts.pidfd {
             inflight::set_pass_pidfd(sock, true).expect("SO_PASSPIDFD");
             h.passpidfd[i] = true;
         }
-        if input.no_rights && inflight::set_pass_rights(sock, false).is_ok() {
-            no_rights = true;
+        if no_rights {
+            inflight::set_pass_rights(sock, false).expect("SO_PASSRIGHTS off");
         }
     }
     h.open(input.first);
@@ -149,17 +154,15 @@ fn hostile_send(
     tail: &Tail,
     no_rights: bool,
 ) {
-    let me = Credentials::current();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut last_end = 0;
+    let mut msgs: Vec<Cmsg> = Vec::new();
     let mut sent: Vec<usize> = Vec::new();
     let mut refused = false;
     for m in cmsgs.iter().take(CMSGS_MAX) {
-        let (level, kind, data, extra) = match m {
+        msgs.push(match m {
             RawCmsg::Rights { fds, odd } => {
-                let mut data = Vec::new();
+                let mut numbers = Vec::new();
                 for r in fds {
-                    let fd = match r {
+                    numbers.push(match r {
                         FdRef::Pool(i) => match h.pick(*i) {
                             Some(i) => {
                                 sent.push(i);
@@ -175,42 +178,31 @@ fn hostile_send(
                             refused = true;
                             -1
                         }
-                    };
-                    data.extend_from_slice(&fd.to_ne_bytes());
+                    });
                 }
-                let odd = usize::from(odd % 4);
-                data.resize(data.len() + odd, 0xa5);
-                (libc::SOL_SOCKET, libc::SCM_RIGHTS, data, 0)
+                let mut c = Cmsg::rights(&numbers);
+                c.data.resize(c.data.len() + usize::from(odd % 4), 0xa5);
+                c
             }
             RawCmsg::ManyRights { fd, count } => {
-                let mut data = Vec::new();
+                let mut numbers = Vec::new();
                 if let Some(i) = h.pick(*fd) {
                     let raw = h.pool[i].original.as_ref().expect("open").as_raw_fd();
-                    for _ in 0..usize::from(*count) % (SCM_MAX_FD + 8) {
-                        sent.push(i);
-                        data.extend_from_slice(&raw.to_ne_bytes());
-                    }
+                    let n = usize::from(*count) % (SCM_MAX_FD + 8);
+                    sent.extend(std::iter::repeat_n(i, n));
+                    numbers = vec![raw; n];
                 }
-                (libc::SOL_SOCKET, libc::SCM_RIGHTS, data, 0)
+                Cmsg::rights(&numbers)
             }
-            RawCmsg::Credentials => {
-                let mut data = Vec::new();
-                data.extend_from_slice(&me.pid.to_ne_bytes());
-                data.extend_from_slice(&me.uid.to_ne_bytes());
-                data.extend_from_slice(&me.gid.to_ne_bytes());
-                (libc::SOL_SOCKET, libc::SCM_CREDENTIALS, data, 0)
-            }
+            RawCmsg::Credentials => Cmsg::own_credentials(),
             RawCmsg::CredentialsBadLen { extra } => {
                 refused = true;
-                let mut data = Vec::new();
-                data.extend_from_slice(&me.pid.to_ne_bytes());
-                data.extend_from_slice(&me.uid.to_ne_bytes());
-                data.extend_from_slice(&me.gid.to_ne_bytes());
                 // Shorter or longer than a ucred, never exactly.
                 let n = usize::from(*extra % 24);
                 let n = if n == 12 { 13 } else { n };
-                data.resize(n, 0);
-                (libc::SOL_SOCKET, libc::SCM_CREDENTIALS, data, 0)
+                let mut c = Cmsg::own_credentials();
+                c.data.resize(n, 0);
+                c
             }
             RawCmsg::Foreign { level, kind, data } => {
                 let data: Vec<u8> = data.iter().copied().take(64).collect();
@@ -222,35 +214,26 @@ fn hostile_send(
                     } else {
                         *kind
                     };
-                    (libc::SOL_SOCKET, kind, data, 0)
+                    Cmsg::raw(libc::SOL_SOCKET, kind, &data)
                 } else {
-                    (*level, *kind, data, 0)
+                    Cmsg::raw(*level, *kind, &data)
                 }
             }
             RawCmsg::PidFd => {
                 refused = true;
-                (
-                    libc::SOL_SOCKET,
-                    inflight::codec::SCM_PIDFD,
-                    0i32.to_ne_bytes().to_vec(),
-                    0,
-                )
+                Cmsg::raw(libc::SOL_SOCKET, cmsg::SCM_PIDFD, &0i32.to_ne_bytes())
             }
-        };
-        let len: usize = cmsg_len(data.len()) + extra;
-        let start = buf.len();
-        buf.extend_from_slice(&len.to_ne_bytes());
-        buf.extend_from_slice(&level.to_ne_bytes());
-        buf.extend_from_slice(&kind.to_ne_bytes());
-        buf.extend_from_slice(&data);
-        last_end = start + len;
-        buf.resize(start + cmsg_align(len), 0);
+        });
     }
-    match tail {
-        Tail::Padded => {}
-        Tail::Unpadded => buf.truncate(last_end),
-        Tail::Junk(j) => buf.extend(j.iter().take(15)),
-    }
+    let control = match tail {
+        Tail::Padded => cmsg::concat(&msgs),
+        Tail::Unpadded => cmsg::concat_unpadded(&msgs),
+        Tail::Junk(j) => {
+            let mut c = cmsg::concat(&msgs);
+            c.extend(j.iter().take(15));
+            c
+        }
+    };
     // SO_PASSRIGHTS off is checked when a buffer is queued: an empty write
     // on a stream queues none (and drops the descriptors).
     let queues = !(h.kind == Kind::Stream && payload_len == 0);
@@ -265,58 +248,25 @@ fn hostile_send(
     }
     let payload = h.next_payload(usize::from(payload_len));
     let sock = h.end(from).expect("checked above");
-
-    // An 8-aligned copy, as a C sender would pass.
-    let mut aligned = vec![0u64; buf.len().div_ceil(8)];
-    // SAFETY: copy_nonoverlapping needs `buf.len()` readable bytes at the
-    // source and writable bytes at the destination, non-overlapping: the
-    // destination holds at least as many bytes (rounded up to 8) and is a
-    // separate allocation.
-    unsafe {
-        std::ptr::copy_nonoverlapping(buf.as_ptr(), aligned.as_mut_ptr().cast(), buf.len());
-    }
-    let mut iov = libc::iovec {
-        iov_base: payload.as_ptr() as *mut libc::c_void,
-        iov_len: payload.len(),
-    };
-    // SAFETY: all-zero bytes are a valid msghdr (null pointers, zero
-    // lengths).
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if !buf.is_empty() {
-        msg.msg_control = aligned.as_mut_ptr().cast();
-        msg.msg_controllen = buf.len() as _;
-    }
-    // SAFETY: sendmsg(2) reads the msghdr, the one iovec (payload.len()
-    // readable bytes) and msg_controllen bytes of control, all live locals
-    // for the call; `sock` is an open socket.
-    let ret = unsafe {
-        libc::sendmsg(
-            sock.as_raw_fd(),
-            &msg,
-            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-        )
-    };
+    let ret = raw::sendmsg(sock, &payload, &control, libc::MSG_DONTWAIT);
     let what = format!(
         "{:?} hostile send from {from}: {} control bytes, {} fds, {} payload, {cmsgs:?} {tail:?}",
         h.kind,
-        buf.len(),
+        control.len(),
         sent.len(),
         payload.len()
     );
-    if ret < 0 {
-        let err = std::io::Error::last_os_error();
-        let errno = err.raw_os_error().unwrap_or(0);
-        let too_many_refs = errno == libc::ETOOMANYREFS && !util::facts().inflight_exempt;
-        assert!(refused || too_many_refs, "{what}: refused with {err}");
-        return;
-    }
-    assert!(
-        !refused,
-        "{what}: accepted ({ret} bytes), predicted refused"
-    );
-    assert_eq!(ret as usize, payload.len(), "{what}: short write");
+    let n = match ret {
+        Ok(n) => n,
+        Err(err) => {
+            let errno = err.raw_os_error().unwrap_or(0);
+            let too_many_refs = errno == libc::ETOOMANYREFS && !util::facts().inflight_exempt;
+            assert!(refused || too_many_refs, "{what}: refused with {err}");
+            return;
+        }
+    };
+    assert!(!refused, "{what}: accepted ({n} bytes), predicted refused");
+    assert_eq!(n, payload.len(), "{what}: short write");
     let witnesses: Vec<Rc<_>> = sent.iter().map(|&i| h.pool[i].witness.clone()).collect();
     h.enqueue(1 - from, payload, witnesses);
 }

@@ -8,11 +8,11 @@
 //!
 //! | target | what it drives | oracle |
 //! | --- | --- | --- |
-//! | [`decode_cmsg`] | the checked decoder on arbitrary bytes and a claimed length | an independent model of the walk, bounds, no ownership taken |
-//! | [`decode_differential`] | the decoder against `CMSG_FIRSTHDR`/`CMSG_NXTHDR`/`CMSG_DATA` | same (level, type, data range) wherever the reference is defined |
-//! | [`encode_roundtrip`] | encode, decode, then a real `sendmsg` | decode gives back the messages; the kernel accepts or refuses as predicted |
-//! | [`live_transfer`] | send/receive/peek/close/drop sequences on real sockets | a queue model, the identity oracle (`kcmp`), no descriptor leaked |
-//! | [`hostile_peer`] | raw `sendmsg` with hostile control data, inflight receiving | data or a typed error, identity oracle, no leak |
+//! | [`decode_cmsg`] | the checked decoder on arbitrary bytes and a claimed length | an independent model of the walk; the bytes after the claim change nothing; every data slice lies inside the claim |
+//! | [`decode_differential`] | the decoder against the kit's `CMSG_FIRSTHDR`/`CMSG_NXTHDR`/`CMSG_DATA` walks | same (level, type, data range) wherever the reference is defined |
+//! | [`encode_roundtrip`] | encode, decode, then a real `sendmsg` | the bytes are the kit builder's; decode gives back the messages; the kernel accepts or refuses as predicted |
+//! | [`live_transfer`] | send/receive/peek/close/drop sequences on real sockets | a queue model, the kit's identity oracle (`kcmp`), the kit's leak guard |
+//! | [`hostile_peer`] | the kit's raw `sendmsg` with hostile control data, inflight receiving | data or a typed error, identity oracle, the kit's leak guard |
 
 #![cfg(target_os = "linux")]
 #![deny(
@@ -24,6 +24,7 @@
 mod decode;
 mod differential;
 mod encode;
+mod facts;
 mod harness;
 mod hostile;
 mod live;

@@ -12,18 +12,18 @@ use arbitrary::Arbitrary;
 use inflight::{ErrorKind, SendOptions, SCM_MAX_FD};
 
 use crate::harness::{Harness, RecvSpec, INFLIGHT_MAX};
-use crate::util::{self, FixtureKind, Kind};
+use crate::util::{self, CheapKind, Kind};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     kind: Kind,
-    first: FixtureKind,
+    first: CheapKind,
     ops: Vec<Op>,
 }
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Open(FixtureKind),
+    Open(CheapKind),
     /// Send the pool entries named by `fds` (repeats allowed).
     Send {
         from_b: bool,

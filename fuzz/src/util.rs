@@ -1,22 +1,17 @@
-//! Shared pieces: descriptor fixtures, the identity oracle, the per-input
-//! leak check, and facts about this process that the oracles need.
+//! Shared pieces: the fuzzer's choice of socket and fixture kind, the
+//! identity and close-on-exec checks of a received descriptor, and the
+//! per-input leak check, all on the test kit.
 
-use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::OnceLock;
 
-use arbitrary::Arbitrary;
-use inflight::inspect::{self, FdSnapshot, Sameness};
+use arbitrary::{Arbitrary, Unstructured};
 use inflight::SocketKind;
+use inflight_testkit::oracle::{self, Sameness};
+use inflight_testkit::FdKind;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 
-/// Serialises the targets that look at the descriptor table: their leak
-/// check is only meaningful when no other thread opens or closes
-/// descriptors meanwhile (the replay test runs on several threads).
-pub(crate) fn fd_table_lock() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    // A panic in one replay case poisons the lock; the table is still fine.
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::facts::facts;
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, once: the live targets
 /// hold a few thousand descriptors at worst.
@@ -39,187 +34,58 @@ pub(crate) fn raise_nofile() {
     });
 }
 
-/// Facts about this process that decide what the kernel accepts.
-pub(crate) struct Facts {
-    pub pid: i32,
-    pub ppid: i32,
-    pub uids: [u32; 3],
-    pub gids: [u32; 3],
-    pub cap_sys_admin: bool,
-    pub cap_setuid: bool,
-    pub cap_setgid: bool,
-    /// `CAP_SYS_ADMIN` or `CAP_SYS_RESOURCE`: exempt from the per-user
-    /// in-flight descriptor limit (`ETOOMANYREFS`).
-    pub inflight_exempt: bool,
-    pub pid_max: i32,
-    /// The uid/gid maps of our user namespace: (first, count) ranges.
-    pub uid_map: Vec<(u32, u64)>,
-    pub gid_map: Vec<(u32, u64)>,
-    /// `kcmp(KCMP_FILE)` works here.
-    pub kcmp: bool,
-    /// The kernel has `SO_PASSPIDFD`.
-    pub pidfd: bool,
-}
-
-pub(crate) fn facts() -> &'static Facts {
-    static FACTS: OnceLock<Facts> = OnceLock::new();
-    FACTS.get_or_init(|| {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let field = |name: &str| -> Vec<String> {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .map(|rest| rest.split_whitespace().map(str::to_owned).collect())
-                .unwrap_or_default()
-        };
-        let ids = |name: &str| -> [u32; 3] {
-            let v: Vec<u32> = field(name).iter().filter_map(|s| s.parse().ok()).collect();
-            [v[0], v[1], v[2]]
-        };
-        let cap_eff = field("CapEff:")
-            .first()
-            .and_then(|s| u64::from_str_radix(s, 16).ok())
-            .unwrap_or(0);
-        let map = |path: &str| -> Vec<(u32, u64)> {
-            std::fs::read_to_string(path)
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| {
-                    let v: Vec<u64> = l
-                        .split_whitespace()
-                        .filter_map(|s| s.parse().ok())
-                        .collect();
-                    (v.len() == 3).then(|| (v[0] as u32, v[2]))
-                })
-                .collect()
-        };
-        let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(1 << 22);
-        let cap = |bit: u32| cap_eff & (1 << bit) != 0;
-        Facts {
-            pid: std::process::id() as i32,
-            // SAFETY: getppid(2) takes no arguments and cannot fail.
-            ppid: unsafe { libc::getppid() },
-            uids: ids("Uid:"),
-            gids: ids("Gid:"),
-            cap_sys_admin: cap(21),
-            cap_setuid: cap(7),
-            cap_setgid: cap(6),
-            inflight_exempt: cap(21) || cap(24),
-            pid_max,
-            uid_map: map("/proc/self/uid_map"),
-            gid_map: map("/proc/self/gid_map"),
-            kcmp: inspect::kcmp_available(),
-            pidfd: inflight::pidfd_supported(),
-        }
-    })
-}
-
-/// Whether `id` maps into the kernel's id space (`uid_valid(make_kuid())`).
-pub(crate) fn id_mapped(map: &[(u32, u64)], id: u32) -> bool {
-    map.iter()
-        .any(|&(first, count)| id >= first && u64::from(id - first) < count)
-}
-
-/// The identity oracle: `received` must be the same open file description
-/// as `expected`. With `kcmp` unavailable, the file identity must match.
+/// The identity oracle (the kit's, never inflight's own): `received` must
+/// be the same open file description as `expected`. An undecided answer
+/// fails, unless the run opted in with `INFLIGHT_ALLOW_UNKNOWN_IDENTITY=1`
+/// (said once on stderr); then the file identity must match at least.
 pub(crate) fn assert_same(received: BorrowedFd<'_>, expected: BorrowedFd<'_>, what: &str) {
-    match inspect::same_file(received, expected) {
+    let (r, e) = (received.as_raw_fd(), expected.as_raw_fd());
+    match oracle::same_description(received, expected) {
         Sameness::Same => {}
-        Sameness::Different => panic!(
-            "{what}: received fd {} is not the open file description sent (fd {})",
-            received.as_raw_fd(),
-            expected.as_raw_fd()
-        ),
+        Sameness::Different => {
+            panic!("{what}: received fd {r} is not the open file description sent (fd {e})")
+        }
         Sameness::Unknown(why) => {
             assert!(
-                !facts().kcmp,
-                "{what}: kcmp works in this process but could not decide: {why}"
+                oracle::unknown_allowed(why),
+                "{what}: whether received fd {r} is the open file description sent (fd {e}) \
+                 is unknown: {why} (set {}=1 to accept the file identity instead)",
+                oracle::ALLOW_UNKNOWN_ENV
             );
-            let a = inspect::file_id(received).expect("fstat received");
-            let b = inspect::file_id(expected).expect("fstat expected");
-            assert_eq!(a, b, "{what}: received a different file");
+            let id = |fd: BorrowedFd<'_>| {
+                let st = nix::sys::stat::fstat(fd).expect("fstat a received descriptor");
+                (st.st_dev, st.st_ino)
+            };
+            assert_eq!(id(received), id(expected), "{what}: received another file");
         }
     }
 }
 
-/// Checks the close-on-exec flag of a received descriptor.
+/// Checks the close-on-exec flag of a received descriptor (`F_GETFD`).
 pub(crate) fn assert_cloexec(fd: BorrowedFd<'_>, want: bool, what: &str) {
-    let got = inspect::is_cloexec(fd).expect("F_GETFD on a received descriptor");
+    let flags = fcntl(fd, FcntlArg::F_GETFD).expect("F_GETFD on a received descriptor");
+    let got = FdFlag::from_bits_retain(flags).contains(FdFlag::FD_CLOEXEC);
     assert_eq!(got, want, "{what}: close-on-exec of fd {}", fd.as_raw_fd());
 }
 
-/// This process's descriptor table: (number, device, inode) of every open
-/// descriptor, from one `/proc/self/fd` listing and an `fstat` each (much
-/// cheaper per input than [`FdSnapshot`]'s `readlink` of every entry, which
-/// is kept for the report when something changed).
-pub(crate) fn fd_table() -> Vec<(RawFd, u64, u64)> {
-    // SAFETY: opendir(3) reads the NUL-terminated path literal and returns
-    // a directory stream or null (checked).
-    let dir = unsafe { libc::opendir(c"/proc/self/fd".as_ptr()) };
-    assert!(
-        !dir.is_null(),
-        "opendir /proc/self/fd: {}",
-        io::Error::last_os_error()
-    );
-    // SAFETY: `dir` is a live stream from opendir.
-    let own = unsafe { libc::dirfd(dir) };
-    let mut out = Vec::with_capacity(32);
-    loop {
-        // SAFETY: `dir` is a live stream; readdir returns null at the end
-        // or an entry valid until the next readdir/closedir on `dir`.
-        let ent = unsafe { libc::readdir(dir) };
-        if ent.is_null() {
-            break;
-        }
-        // SAFETY: `d_name` of a live dirent is a NUL-terminated string
-        // inside the entry, read before the next readdir.
-        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
-        let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<RawFd>().ok()) else {
-            continue;
-        };
-        if fd == own {
-            continue;
-        }
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: fstat(2) writes one `struct stat` to the pointer, which
-        // points to uninitialised storage of exactly that type.
-        if unsafe { libc::fstat(fd, st.as_mut_ptr()) } == 0 {
-            // SAFETY: fstat succeeded, so it initialised `st`.
-            let st = unsafe { st.assume_init() };
-            out.push((fd, st.st_dev, st.st_ino));
-        }
+/// Runs one input: under the test kit's lock, `prepare` (whatever opens
+/// descriptors once per process), then `body` inside the kit's leak guard.
+///
+/// # Panics
+///
+/// When `body` does, or the descriptor table changed across it: a leak, a
+/// descriptor closed that was not ours, or one closed and its number
+/// reused by another open file description (the guard's witnesses).
+pub(crate) fn without_leaks(prepare: impl FnOnce(), body: impl FnOnce()) {
+    let lock = inflight_testkit::serial();
+    raise_nofile();
+    let _ = facts();
+    prepare();
+    let guard = lock.leak_guard();
+    body();
+    if let Err(leaks) = guard.finish() {
+        panic!("across one input: {leaks}");
     }
-    // SAFETY: `dir` is a live stream, closed once.
-    unsafe { libc::closedir(dir) };
-    out.sort_unstable();
-    out
-}
-
-/// Runs `body` and panics if the descriptor table (numbers and the files
-/// they refer to) differs afterwards: a leak, or a descriptor closed that
-/// was not ours.
-pub(crate) fn without_leaks<R>(body: impl FnOnce() -> R) -> R {
-    let before = fd_table();
-    let r = body();
-    let after = fd_table();
-    if before != after {
-        let now = FdSnapshot::take().expect("snapshot /proc/self/fd");
-        let leaked: Vec<String> = after
-            .iter()
-            .filter(|e| !before.contains(e))
-            .map(|&(fd, ..)| format!("fd {fd} -> {}", now.target(fd).unwrap_or("?")))
-            .collect();
-        let closed: Vec<RawFd> = before
-            .iter()
-            .filter(|e| !after.contains(e))
-            .map(|&(fd, ..)| fd)
-            .collect();
-        panic!("descriptor table changed across one input: leaked {leaked:?}, closed {closed:?}");
-    }
-    r
 }
 
 /// A socket kind chosen by the fuzzer.
@@ -240,90 +106,31 @@ impl Kind {
     }
 }
 
-/// A kind of descriptor to open as a fixture: cheap ones, so that each
-/// input can open several.
-#[derive(Arbitrary, Clone, Copy, Debug)]
-pub(crate) enum FixtureKind {
-    DevNull,
-    PipeRead,
-    PipeWrite,
-    EventFd,
-    MemFd,
-    Socket,
-    DirPath,
-}
+/// A fixture kind chosen by the fuzzer: one of the kit's cheap kinds
+/// ([`FdKind::CHEAP`]), so that each input can open several.
+///
+/// It reads the input as the derived `Arbitrary` of the enum it replaces
+/// did (a `u32`, scaled to the number of kinds, in the same order), so that
+/// the committed seeds still decode to the same operations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CheapKind(pub FdKind);
 
-fn cvt(ret: libc::c_int) -> io::Result<RawFd> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
+impl<'a> Arbitrary<'a> for CheapKind {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let x = u64::from(u32::arbitrary(u)?);
+        let n = FdKind::CHEAP.len() as u64;
+        Ok(CheapKind(FdKind::CHEAP[((x * n) >> 32) as usize]))
+    }
+
+    fn size_hint(depth: usize) -> (usize, Option<usize>) {
+        u32::size_hint(depth)
     }
 }
 
-/// Opens one descriptor of `kind` (close-on-exec).
-pub(crate) fn open_fixture(kind: FixtureKind) -> io::Result<OwnedFd> {
-    let owned = |fd: RawFd| {
-        // SAFETY: `fd` was just returned by a successful call that created
-        // it in this process; nothing else owns it, and it is not -1.
-        unsafe { OwnedFd::from_raw_fd(fd) }
-    };
-    match kind {
-        FixtureKind::DevNull => Ok(std::fs::File::open("/dev/null")?.into()),
-        FixtureKind::DirPath => {
-            // SAFETY: open(2) reads the NUL-terminated path literal; the
-            // flags need no mode argument.
-            let fd = cvt(unsafe {
-                libc::open(
-                    c"/".as_ptr(),
-                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                )
-            })?;
-            Ok(owned(fd))
-        }
-        FixtureKind::PipeRead | FixtureKind::PipeWrite => {
-            let mut fds = [0 as RawFd; 2];
-            // SAFETY: pipe2(2) writes two descriptors into the array, which
-            // has room for exactly two.
-            cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-            let (r, w) = (owned(fds[0]), owned(fds[1]));
-            Ok(if matches!(kind, FixtureKind::PipeRead) {
-                r
-            } else {
-                w
-            })
-        }
-        FixtureKind::EventFd => {
-            // SAFETY: eventfd(2) takes two integers and returns a new
-            // descriptor or -1.
-            Ok(owned(cvt(unsafe { libc::eventfd(7, libc::EFD_CLOEXEC) })?))
-        }
-        FixtureKind::MemFd => {
-            // SAFETY: memfd_create(2) reads the NUL-terminated name literal.
-            Ok(owned(cvt(unsafe {
-                libc::memfd_create(c"inflight-fuzz".as_ptr(), libc::MFD_CLOEXEC)
-            })?))
-        }
-        FixtureKind::Socket => Ok(inflight::socketpair(SocketKind::Stream)?.0),
+impl std::fmt::Debug for CheapKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0)
     }
-}
-
-/// Whether `fd` is an open descriptor of this process.
-pub(crate) fn is_open(fd: RawFd) -> bool {
-    // SAFETY: F_GETFD reads no memory; a closed or invalid number gives
-    // EBADF, nothing worse.
-    fd >= 0 && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0
-}
-
-/// Borrows a raw number that [`is_open`] just confirmed.
-///
-/// # Safety
-///
-/// `fd` must be open and stay open for the returned lifetime.
-pub(crate) unsafe fn borrow_raw<'a>(fd: RawFd) -> BorrowedFd<'a> {
-    // SAFETY: the caller guarantees `fd` is open for 'a (borrow_raw's only
-    // precondition besides not being -1, which an open fd never is).
-    unsafe { BorrowedFd::borrow_raw(fd) }
 }
 
 /// The deterministic payload of message number `seq` with `len` bytes.
@@ -333,30 +140,22 @@ pub(crate) fn payload(seq: u32, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// A borrowed fd of anything `AsFd`, for brevity.
-pub(crate) fn b(fd: &impl AsFd) -> BorrowedFd<'_> {
-    fd.as_fd()
-}
-
 /// The shared entry of the live targets: decode the input (skip it when it
-/// does not decode), print it under `INFLIGHT_FUZZ_DEBUG`, hold the
-/// descriptor-table lock, and run `body` inside a leak check.
+/// does not decode), print it under `INFLIGHT_FUZZ_DEBUG`, and run `body`
+/// through [`without_leaks`].
 ///
 /// # Panics
 ///
 /// When `body` does, or the descriptor table changed across it.
 pub(crate) fn live_input<I>(data: &[u8], body: impl FnOnce(&I))
 where
-    I: for<'a> arbitrary::Arbitrary<'a> + std::fmt::Debug,
+    I: for<'a> Arbitrary<'a> + std::fmt::Debug,
 {
-    let Ok(input) = I::arbitrary_take_rest(arbitrary::Unstructured::new(data)) else {
+    let Ok(input) = I::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };
     debug_input(&input);
-    let _guard = fd_table_lock();
-    raise_nofile();
-    let _ = facts();
-    without_leaks(|| body(&input));
+    without_leaks(|| {}, || body(&input));
 }
 
 /// With `INFLIGHT_FUZZ_DEBUG` set (to anything), prints each structured

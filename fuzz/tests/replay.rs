@@ -3,12 +3,8 @@
 //! binary calls: on stable, without cargo-fuzz or libFuzzer.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-/// The live targets check the descriptor table around each input: nothing
-/// else in this binary may open or close descriptors meanwhile (reading the
-/// next input file included), so every test holds this lock throughout.
-static SERIAL: Mutex<()> = Mutex::new(());
+use inflight_testkit::serial;
 
 fn inputs(target: &str, kind: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,21 +22,32 @@ fn inputs(target: &str, kind: &str) -> Vec<PathBuf> {
 }
 
 fn replay(target: &str) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (_, body) = inflight_fuzz::TARGETS
         .iter()
         .find(|(name, _)| *name == target)
         .unwrap_or_else(|| panic!("no target {target}"));
-    let seeds = inputs(target, "seeds");
+    // The live targets take the test kit's lock and check the descriptor
+    // table around each input: this test reads its files under the same
+    // lock, so that no guard sees them come and go, and calls the target
+    // without it.
+    let (seeds, regressions, files) = {
+        let _serial = serial();
+        let seeds = inputs(target, "seeds");
+        let regressions = inputs(target, "regressions");
+        let files: Vec<(PathBuf, Vec<u8>)> = seeds
+            .iter()
+            .chain(&regressions)
+            .map(|p| (p.clone(), std::fs::read(p).expect("read input")))
+            .collect();
+        (seeds, regressions, files)
+    };
     assert!(
         !seeds.is_empty(),
         "{target}: no committed seeds in fuzz/seeds/{target}/"
     );
-    let regressions = inputs(target, "regressions");
     let mut failed = Vec::new();
-    for path in seeds.iter().chain(&regressions) {
-        let data = std::fs::read(path).expect("read input");
-        if std::panic::catch_unwind(|| body(&data)).is_err() {
+    for (path, data) in &files {
+        if std::panic::catch_unwind(|| body(data)).is_err() {
             failed.push(path.display().to_string());
         }
     }
@@ -86,7 +93,7 @@ fn hostile_peer() {
 fn targets_match_the_manifest() {
     // Reading the manifest opens a descriptor: not while a live target
     // compares descriptor tables.
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     let manifest =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
             .expect("read Cargo.toml");

@@ -153,6 +153,13 @@ pub(crate) fn get_status_flags(fd: RawFd) -> io::Result<i32> {
     }
 }
 
+/// Whether `fd` is an open descriptor of this process (`F_GETFL`
+/// succeeds; it does for `O_PATH` descriptors too): what the kernel's
+/// `fget_raw` asks when a sender names a number in `SCM_RIGHTS`.
+pub fn is_open(fd: RawFd) -> bool {
+    get_status_flags(fd).is_ok()
+}
+
 /// `fcntl(fd, F_SETFL, flags)`.
 fn set_status_flags(fd: RawFd, flags: i32) -> io::Result<()> {
     // SAFETY: fcntl(F_SETFL) takes an int argument, no pointer.
@@ -276,6 +283,17 @@ mod tests {
         } else {
             eprintln!("skipped: kcmp(2) is not available here");
         }
+        assert!(is_open(a.as_raw_fd()));
+        let path = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        assert!(is_open(path.as_raw_fd()), "O_PATH");
+        // Never open: negative, and above any RLIMIT_NOFILE (a closed low
+        // number could be reused by a test running meanwhile).
+        assert!(!is_open(-1) && !is_open(1 << 30));
         assert_eq!(same_description(a.as_fd(), dup.as_fd()), Sameness::Same);
         assert_eq!(
             same_description(a.as_fd(), other.as_fd()),
