@@ -13,7 +13,7 @@ use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use inflight::batch::{Message, RecvBatch, SendBatch};
-use inflight::{FdArray, RecvOptions};
+use inflight::RecvOptions;
 
 /// The most descriptors a round trip carries (`SCM_MAX_FD`).
 pub const MAX: usize = inflight::SCM_MAX_FD;
@@ -201,28 +201,6 @@ pub struct InflightBatch<const K: usize, const M: usize = BATCH> {
     recv: Box<RecvBatch<M, K>>,
 }
 
-impl<const K: usize, const M: usize> InflightBatch<K, M> {
-    /// Sends `M` messages of `fds`, all in one `sendmmsg`.
-    fn send_all(&mut self, tx: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) {
-        let msgs = [Message::new(b"x", fds); M];
-        let sent = self.send.send(&tx, &msgs).expect("SendBatch::send");
-        assert_eq!(sent, M);
-    }
-
-    /// One `recvmmsg`; hands each message's descriptors to `each`.
-    fn recv_each(&mut self, rx: BorrowedFd<'_>, mut each: impl FnMut(FdArray<K>)) {
-        let mut bytes = [[0u8; 1]; M];
-        let mut bufs = bytes.each_mut().map(|b| IoSliceMut::new(b));
-        for m in self
-            .recv
-            .recv(&rx, &mut bufs, &RecvOptions::new())
-            .expect("RecvBatch::recv")
-        {
-            each(m.expect("a message of the batch").fds);
-        }
-    }
-}
-
 impl<const K: usize, const M: usize> RoundTrip for InflightBatch<K, M> {
     const NAME: &'static str = "inflight-batch";
     const MESSAGES: usize = M;
@@ -236,13 +214,23 @@ impl<const K: usize, const M: usize> RoundTrip for InflightBatch<K, M> {
     }
 
     fn send(&mut self, tx: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) {
-        self.send_all(tx, fds);
+        let msgs = [Message::new(b"x", fds); M];
+        let sent = self.send.send(&tx, &msgs).expect("SendBatch::send");
+        assert_eq!(sent, M);
     }
 
     fn recv(&mut self, rx: BorrowedFd<'_>, _k: usize) -> usize {
+        let mut bytes = [[0u8; 1]; M];
+        let mut bufs = bytes.each_mut().map(|b| IoSliceMut::new(b));
         let mut n = 0;
         // Each message's descriptors close as its `FdArray` drops.
-        self.recv_each(rx, |fds| n += fds.len());
+        for m in self
+            .recv
+            .recv(&rx, &mut bufs, &RecvOptions::new())
+            .expect("RecvBatch::recv")
+        {
+            n += m.expect("a message of the batch").fds.len();
+        }
         n
     }
 }
@@ -271,19 +259,25 @@ impl<const K: usize, const M: usize> RoundTrip for InflightBatchOneClose<K, M> {
     }
 
     fn send(&mut self, tx: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) {
-        self.batch.send_all(tx, fds);
+        self.batch.send(tx, fds);
     }
 
     fn recv(&mut self, rx: BorrowedFd<'_>, _k: usize) -> usize {
-        let nums = &mut self.nums;
+        let mut bytes = [[0u8; 1]; M];
+        let mut bufs = bytes.each_mut().map(|b| IoSliceMut::new(b));
         let mut n = 0;
-        self.batch.recv_each(rx, |fds| {
-            for fd in fds {
-                nums[n] = fd.into_raw_fd();
+        for m in self
+            .batch
+            .recv
+            .recv(&rx, &mut bufs, &RecvOptions::new())
+            .expect("RecvBatch::recv")
+        {
+            for fd in m.expect("a message of the batch").fds {
+                self.nums[n] = fd.into_raw_fd();
                 n += 1;
             }
-        });
-        close_numbers(&nums[..n]);
+        }
+        close_numbers(&self.nums[..n]);
         n
     }
 }
