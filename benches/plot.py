@@ -16,10 +16,15 @@ STYLE = {  # colour, marker
 }
 
 
-def ratio_to_libc(svg, png, ks, labels, time_ratios, ir_ratios, runs):
-    """time_ratios: {impl: {k: (median, low, high)}}; ir_ratios: {impl: {k: ratio}}."""
+def ratio_to_libc(svg, png, ks, labels, time_ratios, ir_ratios, runs, noise):
+    """time_ratios: {impl: {k: (median, low, high)}}; ir_ratios: {impl: {k:
+    ratio}}; noise: {k: the run's noise as a fraction} (a band around 1)."""
     plt.rcParams.update({"svg.hashsalt": "inflight", "font.size": 10})
     fig, (t_ax, i_ax) = plt.subplots(1, 2, figsize=(11, 4.8))
+    band = sorted(noise.items())
+    if band:
+        t_ax.fill_between([k for k, _ in band], [1 - n for _, n in band], [1 + n for _, n in band],
+                          color="#bbbbbb", alpha=0.45, lw=0, label="noise (raw libc against itself)")
     names = [n for n in STYLE if time_ratios.get(n) or ir_ratios.get(n)]
     for n_i, name in enumerate(names):
         colour, marker = STYLE[name]

@@ -36,7 +36,22 @@ mkdir -p "$OUT"
 # Jiffies of all CPUs from /proc/stat: busy (user, nice, system, irq,
 # softirq), idle (idle, iowait), steal.
 jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6, $9}' /proc/stat; }
+# Waits (45 s at most) until the machine has been quiet for 2 s: under 0.3
+# cores busy. Prints the seconds waited.
+settle() {
+    local waited=0 b0 i0 s0 b1 i1 s1
+    while [ "$waited" -lt 45 ]; do
+        read -r b0 i0 s0 < <(jiffies)
+        sleep 2
+        read -r b1 i1 s1 < <(jiffies)
+        waited=$((waited + 2))
+        awk -v b=$((b1 - b0)) -v t=$((b1 - b0 + i1 - i0 + s1 - s0)) -v n="$(nproc)" \
+            'BEGIN { exit !(t > 0 && b / t * n < 0.3) }' && break
+    done
+    echo "$waited"
+}
 for i in $(seq 1 "$RUNS"); do
+    waited=$(settle)
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     read -r busy0 idle0 steal0 < <(jiffies)
     INFLIGHT_BENCH_ROTATE=$((i - 1)) cargo bench -p inflight-benches --bench fdpass -- \
@@ -45,11 +60,11 @@ for i in $(seq 1 "$RUNS"); do
     # How many cores were busy on average: the benchmark keeps about one
     # busy; more means other work shared the machine.
     awk -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) -v s=$((steal1 - steal0)) \
-        -v n="$(nproc)" -v run="$i" -v before="$load_before" \
+        -v n="$(nproc)" -v run="$i" -v before="$load_before" -v waited="$waited" \
         -v after="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN {
             t = b + i + s; if (t == 0) t = 1
-            printf "run %d: load %s before, %s after; %.2f of %d cores busy on average, steal %.1f %%\n",
-                run, before, after, b / t * n, n, s / t * 100
+            printf "run %d: %s s waited for a quiet machine; load %s before, %s after; %.2f of %d cores busy on average, steal %.1f %%\n",
+                run, waited, before, after, b / t * n, n, s / t * 100
         }' >> "$OUT/load.txt"
 done
 

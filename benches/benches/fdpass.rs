@@ -96,9 +96,11 @@ fn round(
 const KS: [usize; 5] = [1, 4, 16, 64, 253];
 
 /// The lean implementations, by their report names, in the order of an
-/// unrotated run.
-const LEAN: [&str; 6] = [
+/// unrotated run. `libc-again` is raw libc once more: its ratio to `libc`
+/// in the same run shows how far two measurements of the same code differ.
+const LEAN: [&str; 7] = [
     "libc",
+    "libc-again",
     "inflight-array",
     "inflight-vec",
     "inflight-batch",
@@ -129,6 +131,25 @@ fn lean<R: RoundTrip>(
     });
 }
 
+/// Raw libc under another name: the control row (A/A) of each group.
+struct Again(RawLibc);
+
+impl RoundTrip for Again {
+    const NAME: &'static str = "libc-again";
+
+    fn new(k: usize) -> Self {
+        Again(RawLibc::new(k))
+    }
+
+    fn send(&mut self, tx: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) {
+        self.0.send(tx, fds);
+    }
+
+    fn recv(&mut self, rx: BorrowedFd<'_>, k: usize) -> usize {
+        self.0.recv(rx, k)
+    }
+}
+
 /// [`lean`] for the implementation called `name`, sized for `k` where the
 /// type needs it.
 fn lean_by_name(
@@ -151,6 +172,7 @@ fn lean_by_name(
     }
     match name {
         "libc" => lean::<RawLibc>(g, k, k, fds),
+        "libc-again" => lean::<Again>(g, k, k, fds),
         "inflight-array" => sized!(InflightArray),
         "inflight-vec" => lean::<InflightVec>(g, k, k, fds),
         "inflight-batch" => sized!(InflightBatch),
