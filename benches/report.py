@@ -38,7 +38,8 @@ ADAPTER_ORDER = ["libc", "inflight-array", "inflight", "rustix", "nix", "uds", "
 
 
 def load(root, runs):
-    """{group: {impl: row}}; row["per_msg"] maps run -> ns per message."""
+    """{group: {impl: row}}; row["per_msg"] maps (run, round) -> ns per
+    message. Rounds (`<group>/round=<r>`) fold into their group."""
     groups = defaultdict(dict)
     for dirpath, _dirs, files in os.walk(root):
         m = re.fullmatch(r"run(\d+)", os.path.basename(dirpath))
@@ -48,36 +49,44 @@ def load(root, runs):
             b = json.load(f)
         with open(os.path.join(dirpath, "estimates.json")) as f:
             e = json.load(f)
-        group, impl = b["group_id"], b["function_id"]
+        rm = re.search(r"/round=(\d+)$", b["group_id"])
+        group = b["group_id"][:rm.start()] if rm else b["group_id"]
         km = re.search(r"k=(\d+)", group)
         k = int(km.group(1)) if km else 1
-        elements = b["throughput"]["Elements"]
-        msgs = max(elements // k, 1)
-        ns = e["median"]["point_estimate"]
-        row = groups[group].setdefault(impl, {"k": k, "msgs": msgs, "iter": {}, "per_msg": {}})
-        row["iter"][int(m.group(1))] = ns
-        row["per_msg"][int(m.group(1))] = ns / msgs
+        msgs = max(b["throughput"]["Elements"] // k, 1)
+        row = groups[group].setdefault(b["function_id"], {"per_msg": {}})
+        row["per_msg"][(int(m.group(1)), int(rm.group(1)) if rm else 0)] = \
+            e["median"]["point_estimate"] / msgs
     return groups
 
 
+def by_run(values):
+    """{(run, round): v} -> {run: median over its rounds}."""
+    runs = defaultdict(list)
+    for (run, _round), v in values.items():
+        runs[run].append(v)
+    return {run: statistics.median(vs) for run, vs in runs.items()}
+
+
 def summarise(groups):
-    """Adds medians, spreads and per-run ratios to raw libc to every row."""
+    """Adds to every row: ns (the median of all its measurements, every
+    round of every run), spread (the range of the runs' medians over ns, %),
+    ratio (the median of its ratios to raw libc, each taken within one
+    round) and ratios (each run's median of them, sorted)."""
     for rows in groups.values():
         base = rows.get("libc")
         for row in rows.values():
-            per = list(row["per_msg"].values())
-            row["ns"] = statistics.median(per)
-            row["ns_iter"] = statistics.median(row["iter"].values())
-            row["spread"] = (max(per) - min(per)) / row["ns"] * 100
-            row["runs"] = len(per)
-            if base is None:
-                row["ratios"] = []
-                continue
-            both = sorted(set(row["per_msg"]) & set(base["per_msg"]))
-            row["ratios"] = [row["per_msg"][r] / base["per_msg"][r] for r in both]
-        for row in rows.values():
-            rs = row["ratios"]
-            row["ratio"] = statistics.median(rs) if rs else None
+            per_run = by_run(row["per_msg"])
+            row["ns"] = statistics.median(row["per_msg"].values())
+            row["spread"] = (max(per_run.values()) - min(per_run.values())) / row["ns"] * 100
+            row["runs"] = len(per_run)
+            row["rounds"] = len(row["per_msg"]) // max(len(per_run), 1)
+            pairs = {}
+            if base is not None:
+                pairs = {key: v / base["per_msg"][key]
+                         for key, v in row["per_msg"].items() if key in base["per_msg"]}
+            row["ratios"] = sorted(by_run(pairs).values())
+            row["ratio"] = statistics.median(pairs.values()) if pairs else None
 
 
 def load_ir(path):
@@ -149,11 +158,16 @@ def lean_tables(groups, ir):
             cells.append(f"{t} / {i / b:.2f}" if i and b else f"{t} / -")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     out += ["", "![ratio to raw libc against k, time and instructions](ratio_to_libc.svg)\n",
-            "Every implementation and k in full: *ns/message* is the median across runs "
-            "of criterion's median; *x libc* the median across runs of the ratio taken "
-            "within each run, with its range across runs; *spread* the run-to-run range "
-            "of ns/message over its median; *verdict* compares the time ratio's excess "
-            "over 1.00 with the larger spread of the row and raw libc's.\n",
+            "Every implementation and k in full. *ns/message*: the median of criterion's "
+            "medians over every round of every run. *x libc*: the median of the ratios to "
+            "raw libc, each taken within one round (the two rows seconds apart), over every "
+            "round of every run; *range*: the lowest and highest of the runs' own medians of "
+            "those ratios. *spread*: the range of the runs' medians of ns/message over "
+            "their median (it includes whatever slowed a whole run, which the ratios "
+            "cancel). *verdict*: the time ratio's excess over 1.00 against the run's noise "
+            "at that k, the farthest any run's ratio of the control row (raw libc measured "
+            "again in the same rounds, as if another implementation: a ratio that should "
+            "be exactly 1) strays from 1.00.\n",
            "| k | implementation | instructions | x libc | ns/message | x libc | range | spread | verdict |",
            "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for k in KS:
@@ -261,6 +275,7 @@ def header(a, groups):
     if a.ir and os.path.exists(a.ir):
         ir_when = "written " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(a.ir)))
     runs = max((row["runs"] for rows in groups.values() for row in rows.values()), default=0)
+    rounds = max((row["rounds"] for rows in groups.values() for row in rows.values()), default=0)
     out = ["# Benchmark results\n",
            "Written by `benches/report.py`; do not edit by hand. Produced by:\n",
            "```sh",
@@ -278,9 +293,12 @@ def header(a, groups):
            "for one parameter, so the rows compared with each other run seconds apart; "
            "across runs, the rotation moves each implementation to a different place in "
            "its group, so none is always first after a change of k, or always last. "
-           "Ratios to raw libc are taken within a run, then the median across runs. "
-           "`fds_per_message` and `batch`: 0.2 s warm-up, 1 s measurement, 30 samples per "
-           "benchmark; the adapter groups 0.5 s, 20 samples.",
+           f"Within a run, `fds_per_message` and `batch` groups come in {rounds} rounds "
+           "(`.../round=r`, the order rotated one place further every round), so that load "
+           "which comes and goes hits one round of an implementation, not all of its time. "
+           "Ratios to raw libc are taken within a round; the figure is their median over "
+           "all rounds of all runs. Each lean benchmark: 0.1 s "
+           "warm-up, 0.4 s measurement, 20 samples; the adapter groups 0.1 s, 0.3 s, 20.",
            "* Rows: `fds_per_message` and `batch` run the lean round trips of "
            "`benches/src/lean.rs` (raw libc with stack buffers, inflight `recv_fds::<k>`, "
            "`recv_fds_vec`, the batch API, rustix, nix), the same code the instruction "

@@ -17,11 +17,12 @@
 //! socket pair to the other and closes what arrived; `Throughput::Elements`
 //! is descriptors per iteration. Groups are per parameter (one group per
 //! `k`, per socket kind, ...) with every implementation inside, so that the
-//! implementations compared with each other run seconds apart.
-//! `INFLIGHT_BENCH_ROTATE=r` rotates the implementations' order in every
-//! group by `r` places: `ci/bench.sh` runs the suite three times with
-//! r = 0, 1, 2, so that no implementation always runs first or last, and
-//! writes `benches/RESULTS.md` from the medians.
+//! implementations compared with each other run seconds apart; the lean
+//! groups come in [`ROUNDS`] rounds each (`.../round=r`), the order rotated
+//! every round. `INFLIGHT_BENCH_ROTATE=r` rotates the implementations'
+//! order in every group by `r` more places: `ci/bench.sh` runs the suite
+//! three times with r = 0, 1, 2, so that no implementation always runs
+//! first or last, and writes `benches/RESULTS.md` from the medians.
 
 use std::hint::black_box;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -51,22 +52,39 @@ fn borrowed(files: &[Fixture]) -> Vec<BorrowedFd<'_>> {
     files.iter().map(Fixture::as_fd).collect()
 }
 
-/// `items` rotated left by `INFLIGHT_BENCH_ROTATE` places (0 when unset).
-fn rotated<T>(mut items: Vec<T>) -> Vec<T> {
+/// `items` rotated left by `INFLIGHT_BENCH_ROTATE` (0 when unset) plus
+/// `more` places.
+fn rotated<T>(mut items: Vec<T>, more: usize) -> Vec<T> {
     let by = std::env::var("INFLIGHT_BENCH_ROTATE")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
     if !items.is_empty() {
         let len = items.len();
-        items.rotate_left(by % len);
+        items.rotate_left((by + more) % len);
     }
     items
 }
 
+/// Rounds of the lean groups: each is measured as `ROUNDS` groups
+/// (`.../round=r`), every implementation once in each, the order rotated
+/// one place further every round. Load that comes and goes for a second or
+/// two then hits one round of an implementation, not all of its time.
+const ROUNDS: usize = 3;
+
+/// A lean group of one round: short measurements, since there are
+/// `ROUNDS` of them.
+fn round_group<'a>(c: &'a mut Criterion, name: &str, round: usize) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(format!("{name}/round={round}"));
+    g.warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_millis(400))
+        .sample_size(20);
+    g
+}
+
 /// Every adapter of `inflight_impls`, in rotated order.
 fn adapters() -> Vec<Box<dyn Implementation>> {
-    rotated(inflight_impls::all())
+    rotated(inflight_impls::all(), 0)
 }
 
 /// One round through an adapter: send `fds` with `payload`, receive until
@@ -188,13 +206,13 @@ fn fds_per_message(c: &mut Criterion) {
     for k in KS {
         let files = sources(k);
         let fds = borrowed(&files);
-        let mut g = c.benchmark_group(format!("fds_per_message/k={k}"));
-        g.measurement_time(Duration::from_millis(1000))
-            .sample_size(30);
-        for name in rotated(LEAN.to_vec()) {
-            lean_by_name(&mut g, name, k, &fds);
+        for round in 1..=ROUNDS {
+            let mut g = round_group(c, &format!("fds_per_message/k={k}"), round);
+            for name in rotated(LEAN.to_vec(), round - 1) {
+                lean_by_name(&mut g, name, k, &fds);
+            }
+            g.finish();
         }
-        g.finish();
     }
 }
 
@@ -269,24 +287,24 @@ fn one_by_one<R: RoundTrip, const M: usize, const K: usize>(
 fn batch_group<const M: usize, const K: usize>(c: &mut Criterion) {
     let files = sources(K);
     let fds = borrowed(&files);
-    let mut g = c.benchmark_group(format!("batch/k={K}/m={M}"));
-    g.measurement_time(Duration::from_millis(1000))
-        .sample_size(30);
     let names = [
         "libc",
         "inflight-array",
         "inflight-batch",
         "inflight-batch-close-range",
     ];
-    for name in rotated(names.to_vec()) {
-        match name {
-            "libc" => one_by_one::<RawLibc, M, K>(&mut g, &fds),
-            "inflight-array" => one_by_one::<InflightArray<K>, M, K>(&mut g, &fds),
-            "inflight-batch" => lean::<InflightBatch<K, M>>(&mut g, M, K, &fds),
-            _ => lean::<InflightBatchOneClose<K, M>>(&mut g, M, K, &fds),
+    for round in 1..=ROUNDS {
+        let mut g = round_group(c, &format!("batch/k={K}/m={M}"), round);
+        for name in rotated(names.to_vec(), round - 1) {
+            match name {
+                "libc" => one_by_one::<RawLibc, M, K>(&mut g, &fds),
+                "inflight-array" => one_by_one::<InflightArray<K>, M, K>(&mut g, &fds),
+                "inflight-batch" => lean::<InflightBatch<K, M>>(&mut g, M, K, &fds),
+                _ => lean::<InflightBatchOneClose<K, M>>(&mut g, M, K, &fds),
+            }
         }
+        g.finish();
     }
-    g.finish();
 }
 
 fn batches(c: &mut Criterion) {
@@ -350,10 +368,11 @@ fn cross_process(c: &mut Criterion) {
 fn criterion() -> Criterion {
     // Short measurements: ci/bench.sh repeats the whole run three times and
     // takes medians, which holds up better on a shared machine than one
-    // long run.
+    // long run. (The lean groups, the comparison that matters, set their
+    // own: `round_group`.)
     Criterion::default()
-        .warm_up_time(Duration::from_millis(200))
-        .measurement_time(Duration::from_millis(500))
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_millis(300))
         .sample_size(20)
         .nresamples(5_000)
         .without_plots()
