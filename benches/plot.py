@@ -71,7 +71,7 @@ def ratio_to_libc(svg, png, ks, labels, time_ratios, ir_ratios, runs, noise):
     fig.legend(handles, texts, loc="lower center", ncol=3, frameon=False)
     fig.suptitle("Cost of one round trip relative to raw libc sendmsg/recvmsg "
                  "(stream pair, 1-byte payload)", fontsize=12)
-    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    fig.tight_layout(rect=(0, 0.15, 1, 1))
     fig.savefig(svg, metadata={"Date": None})
     if png:
         fig.savefig(png, dpi=100)
