@@ -23,6 +23,10 @@ pub enum Status {
     /// Could not be checked here; the detail says why.
     #[serde(rename = "skipped")]
     Skip,
+    /// Worth a look but not wrong in itself (a daemon may hold a
+    /// descriptor on purpose); never fails the run.
+    #[serde(rename = "warn")]
+    Warn,
     /// Failed, and the `--expect` file lists it as a known finding.
     #[serde(rename = "known")]
     Known,
@@ -35,6 +39,7 @@ impl Status {
             Status::Pass => "PASS",
             Status::Fail => "FAIL",
             Status::Skip => "SKIP",
+            Status::Warn => "WARN",
             Status::Known => "KNOWN",
         }
     }
@@ -138,6 +143,8 @@ pub struct Totals {
     pub fail: usize,
     /// Skipped.
     pub skipped: usize,
+    /// Warnings.
+    pub warn: usize,
     /// Known findings.
     pub known: usize,
 }
@@ -151,6 +158,7 @@ impl Totals {
                 Status::Pass => &mut t.pass,
                 Status::Fail => &mut t.fail,
                 Status::Skip => &mut t.skipped,
+                Status::Warn => &mut t.warn,
                 Status::Known => &mut t.known,
             } += 1;
         }

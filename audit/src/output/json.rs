@@ -13,6 +13,8 @@ struct Report<'a> {
     kernel: String,
     arch: &'static str,
     summary: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    program: Option<&'a super::ProgramStatus>,
     cases: Vec<Case<'a>>,
 }
 
@@ -22,6 +24,7 @@ struct Summary {
     pass: usize,
     fail: usize,
     skipped: usize,
+    warn: usize,
     known: usize,
 }
 
@@ -34,7 +37,8 @@ struct Case<'a> {
 }
 
 /// The JSON report: the run (tool, command, subject, kernel, arch), a
-/// summary of counts, and every case with its status and detail.
+/// summary of counts, how a traced program ended (`trace` only), and every
+/// case with its status and detail.
 ///
 /// # Errors
 ///
@@ -47,11 +51,13 @@ pub fn render(meta: &Meta<'_>, reports: &[CaseReport]) -> anyhow::Result<String>
         subject: &meta.subject,
         kernel: crate::sys::kernel_release(),
         arch: std::env::consts::ARCH,
+        program: meta.program.as_ref(),
         summary: Summary {
             total: reports.len(),
             pass: t.pass,
             fail: t.fail,
             skipped: t.skipped,
+            warn: t.warn,
             known: t.known,
         },
         cases: reports
