@@ -153,6 +153,12 @@ pub fn cases(
             c.recv_msgs,
             c.recv_fds
         );
+        if c.handed > 0 {
+            detail.push_str(&format!(
+                "; {} received descriptor(s) deliberately handed to an exec'd program (moved onto fd 0-2 or close-on-exec cleared)",
+                c.handed
+            ));
+        }
         if p.pid == root {
             detail.push_str(&format!(
                 "; {} process(es) traced in all, {} without descriptor traffic",

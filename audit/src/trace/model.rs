@@ -130,6 +130,9 @@ struct Held {
     /// Close-on-exec is set on this number now.
     cloexec: bool,
     lineage: Lineage,
+    /// Deliberately handed to the next image: moved onto standard input,
+    /// output or error, or close-on-exec cleared explicitly.
+    handed: bool,
 }
 
 /// Counts for a process's passing case.
@@ -145,6 +148,8 @@ pub struct Counts {
     pub recv_fds: usize,
     /// Writes to standard error.
     pub stderr_writes: usize,
+    /// Received descriptors deliberately handed to an exec'd program.
+    pub handed: usize,
 }
 
 /// One traced process (one exec image chain under one pid).
@@ -245,6 +250,7 @@ impl Model {
                     receipt: id,
                     cloexec: r.cloexec(),
                     lineage: Lineage::Received,
+                    handed: false,
                 },
             );
         }
@@ -395,7 +401,8 @@ impl Model {
     }
 
     /// `to` became a copy of `from` (dup, dup2, dup3, `F_DUPFD`); whatever
-    /// `to` was is closed.
+    /// `to` was is closed. A copy onto 0, 1 or 2 is a deliberate hand-over
+    /// to the next program (`s6-fdholder-retrieve ... prog` does that).
     pub fn dup(&mut self, pid: Pid, from: Fd, to: Fd, cloexec: bool) {
         if from == to {
             return;
@@ -409,18 +416,21 @@ impl Model {
                     receipt: h.receipt,
                     cloexec,
                     lineage: Lineage::Copy,
+                    handed: (0..=2).contains(&to),
                 },
             );
         }
     }
 
     /// Close-on-exec set or cleared on `fd` (`F_SETFD`, `FIOCLEX`,
-    /// `FIONCLEX`, `close_range(CLOSE_RANGE_CLOEXEC)`).
+    /// `FIONCLEX`, `close_range(CLOSE_RANGE_CLOEXEC)`). Clearing it is a
+    /// deliberate hand-over to the next program.
     pub fn set_cloexec(&mut self, pid: Pid, fd: Fd, on: bool) {
         let Some(h) = self.proc(pid).fds.get_mut(&fd) else {
             return;
         };
         h.cloexec = on;
+        h.handed |= !on;
         let (receipt, lineage) = (h.receipt, h.lineage);
         if on && lineage == Lineage::Received {
             let r = &self.receipts[receipt];
@@ -468,7 +478,11 @@ impl Model {
                 r.pid
             );
             self.exec_seen[h.receipt] = true;
-            if h.lineage != Lineage::Carried {
+            if h.handed {
+                if h.lineage != Lineage::Carried {
+                    self.proc(pid).counts.handed += 1;
+                }
+            } else if h.lineage != Lineage::Carried {
                 self.find_injected(case, pid, text, injected);
             }
             h.lineage = Lineage::Carried;

@@ -228,3 +228,18 @@ fn a_receive_over_a_number_replaces_what_the_model_held() {
     // lacked MSG_CMSG_CLOEXEC and was never marked.
     assert_eq!(cases(&m), vec![Case::CloexecMissing]);
 }
+
+#[test]
+fn a_descriptor_moved_onto_stdin_or_explicitly_inheritable_is_handed_over() {
+    let mut m = Model::default();
+    m.start(1, "retrieve".into());
+    m.receive(recv(1, &[4, 5], CLOEXEC));
+    m.dup(1, 4, 0, false);
+    m.close(1, 4);
+    m.set_cloexec(1, 5, false);
+    m.exec(1, "cat".into(), Some(&open(&[0, 5])));
+    m.exit(1, "exited with status 0".into(), Some(&open(&[0, 5])));
+    m.finish();
+    assert_eq!(cases(&m), vec![]);
+    assert_eq!(m.processes().next().unwrap().counts.handed, 2);
+}
