@@ -90,7 +90,10 @@ fn cpython_multiprocessing_reduction() {
         println!("skipped: python3 not installed");
         return;
     }
-    check("py-multiprocessing", &["python3", &script("py_multiprocessing.py")]);
+    check(
+        "py-multiprocessing",
+        &["python3", &script("py_multiprocessing.py")],
+    );
 }
 
 #[test]
@@ -156,12 +159,22 @@ fn dbus_daemon_unix_fd() {
         .args(["-c", "import dbus, gi"])
         .status()
         .is_ok_and(|s| s.success());
-    if !ok || Command::new("dbus-run-session").arg("--version").output().is_err() {
+    if !ok
+        || Command::new("dbus-run-session")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
         println!("skipped: dbus-daemon, python3-dbus or python3-gi not installed");
         return;
     }
     check(
         "dbus",
-        &["dbus-run-session", "--", "/usr/bin/python3", &script("dbus_fd.py")],
+        &[
+            "dbus-run-session",
+            "--",
+            "/usr/bin/python3",
+            &script("dbus_fd.py"),
+        ],
     );
 }

@@ -28,6 +28,9 @@ pub(super) struct Pending {
     pre: Pre,
     /// The `--inject eintr` signal was sent at entry.
     eintr: bool,
+    /// The call retries one that `--inject eintr` interrupted: it is not
+    /// interrupted again.
+    retry: bool,
 }
 
 /// What the entry learnt.
@@ -88,14 +91,15 @@ impl Tracer {
         let call = syscalls::decode(nr, args);
         let task = self.task(tid, None);
         let tgid = task.tgid;
+        let mut retry = false;
         if let Some((name, fd, idx)) = task.after_eintr.take() {
-            let again = match call {
+            retry = match call {
                 Some(Call::Recvmsg { fd: f, .. }) => name == "recvmsg" && f == fd,
                 Some(Call::Sendmsg { fd: f, .. }) => name == "sendmsg" && f == fd,
                 _ => false,
             };
             if let Some(i) = self.inject.done.get_mut(idx) {
-                i.retried = again;
+                i.retried = retry;
             }
         }
         let Some(call) = call else {
@@ -154,6 +158,7 @@ impl Tracer {
             call,
             pre,
             eintr: false,
+            retry,
         });
         self.prepare(tid);
     }
@@ -195,6 +200,7 @@ impl Tracer {
             return;
         };
         let call = p.call;
+        let may_interrupt = !p.retry;
         let mut hold = None;
         match (&mut p.pre, call) {
             (Pre::Recv(r), Call::Recvmsg { fd, flags, .. }) => {
@@ -205,7 +211,7 @@ impl Tracer {
                         .ok()
                         .filter(|s| probe::is_unix(s.as_fd()));
                 }
-                let eintr = self.inject.due(Fault::Eintr);
+                let eintr = may_interrupt && self.inject.due(Fault::Eintr);
                 if let Some(sock) = &r.sock {
                     match probe::peek(sock, r.iov_len) {
                         Ok(Peek::Queued(q)) => r.queued = Some(q),
@@ -221,7 +227,9 @@ impl Tracer {
                     p.eintr = eintr;
                 }
             }
-            (Pre::Send(_), Call::Sendmsg { .. }) => p.eintr = self.inject.due(Fault::Eintr),
+            (Pre::Send(_), Call::Sendmsg { .. }) => {
+                p.eintr = may_interrupt && self.inject.due(Fault::Eintr)
+            }
             (Pre::Read(r), Call::Read { flags, .. }) => {
                 if let Some(sock) = &r.sock {
                     match probe::peek(sock, r.len) {

@@ -248,7 +248,15 @@ fn outcomes(tr: &tracer::Tracer) -> Vec<(String, Outcome)> {
                 then.join(", ")
             ));
         }
-        let detail = format!("{} injection(s): {}", done.len(), parts.join(" | "));
+        let shown = parts.len().min(3);
+        let mut detail = format!(
+            "{} injection(s): {}",
+            done.len(),
+            parts[..shown].join(" | ")
+        );
+        if parts.len() > shown {
+            detail.push_str(&format!(" | and {} more", parts.len() - shown));
+        }
         out.push((
             name,
             if bad {

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -92,14 +94,20 @@ pub fn sources() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trace")
 }
 
-/// Compiles `tests/trace/NAME.c` (with `extra` flags); `None` after saying
-/// why when there is no C compiler.
+/// Compiles `tests/trace/NAME.c` (with `extra` flags) once per test
+/// binary; `None` after saying why when there is no C compiler.
 pub fn cc(name: &str, extra: &[&str]) -> Option<PathBuf> {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
     if !have("cc") {
         println!("skipped: cc not installed (package gcc)");
         return None;
     }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trace");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.get(name) {
+        return Some(p.clone());
+    }
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(concat!("trace-", env!("CARGO_CRATE_NAME")));
     std::fs::create_dir_all(&dir).expect("creating the test program directory");
     let out = dir.join(name);
     let src = sources().join(format!("{name}.c"));
@@ -111,6 +119,7 @@ pub fn cc(name: &str, extra: &[&str]) -> Option<PathBuf> {
         .status()
         .expect("running cc");
     assert!(status.success(), "cc {} failed", src.display());
+    built.insert(name.to_string(), out.clone());
     Some(out)
 }
 
