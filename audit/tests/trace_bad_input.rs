@@ -211,3 +211,27 @@ fn list_and_case_selection() {
         r.json
     );
 }
+
+#[test]
+fn a_held_read_is_let_go_when_a_signal_comes() {
+    let Some(exe) = cc("signal_wakeup", &[]) else {
+        return;
+    };
+    let r = trace(&["--kill-after", "20"], &[exe.to_str().unwrap()]);
+    assert_eq!(
+        r.json["program"]["exit_code"], 0,
+        "{}\n{}",
+        r.json, r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("read returned -1 (Interrupted system call)"),
+        "{}",
+        r.stderr
+    );
+    let d = r.detail("trace/discarded");
+    assert!(
+        d.starts_with("skipped: 1 read(s)") && d.contains("a signal was pending"),
+        "{d}"
+    );
+}

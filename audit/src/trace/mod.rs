@@ -4,6 +4,8 @@
 //! findings with their evidence (see `audit/TRACE.md`). x86_64 Linux only.
 
 mod calls;
+mod events;
+mod exits;
 mod findings;
 mod inject;
 mod memory;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::trace::events::Queued;
 use crate::trace::findings::Case;
 
 fn recv(pid: Pid, fds: &[Fd], flags: i32) -> Receipt {

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::process::{pidfd_getfd, pidfd_open, PidfdFlags, PidfdGetfdFlags};
 
-use super::model::Queued;
+use super::events::Queued;
 use crate::sys;
 
 /// Most payload bytes a peek copies (the kernel stops at the first message

@@ -20,6 +20,29 @@ use super::memory;
 use super::model::Model;
 use super::probe::Probe;
 
+/// A signal that would interrupt a read is pending for task `tid`: not
+/// blocked, not ignored (`/proc/TID/status`). A task held at a read's entry
+/// must go and take it, as the read would have been interrupted.
+fn signal_pending(tid: i32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
+        return false;
+    };
+    let mask = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    // Signals whose default is to be ignored wake nothing unless caught.
+    let default_ignored: u64 = [libc::SIGCHLD, libc::SIGURG, libc::SIGWINCH, libc::SIGCONT]
+        .iter()
+        .map(|&s| 1u64 << (s - 1))
+        .sum();
+    let pending = mask("SigPnd:") | mask("ShdPnd:");
+    let quiet = mask("SigBlk:") | mask("SigIgn:") | (default_ignored & !mask("SigCgt:"));
+    pending & !quiet != 0
+}
+
 /// How the traced program (the first process) ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProgramExit {
@@ -134,7 +157,7 @@ impl Tracer {
                 }
                 continue;
             }
-            let timeout = match deadline {
+            let mut timeout = match deadline {
                 Some(d) if Instant::now() >= d => {
                     self.kill_all();
                     continue;
@@ -142,6 +165,10 @@ impl Tracer {
                 Some(d) => d.saturating_duration_since(Instant::now()),
                 None => Duration::from_secs(3600),
             };
+            if !self.held.is_empty() {
+                // Held tasks are checked for pending signals this often.
+                timeout = timeout.min(Duration::from_millis(50));
+            }
             let ready = {
                 let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
                 fds.extend(
@@ -163,6 +190,11 @@ impl Tracer {
             let mut released = Vec::new();
             for i in (0..ready.len()).rev() {
                 if ready[i] {
+                    released.push(self.held.swap_remove(i));
+                }
+            }
+            for i in (0..self.held.len()).rev() {
+                if signal_pending(self.held[i].tid) {
                     released.push(self.held.swap_remove(i));
                 }
             }
