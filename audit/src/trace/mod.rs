@@ -40,7 +40,8 @@ pub struct TraceArgs {
     #[arg(long = "inject", value_name = "FAULT[=EVERY]")]
     pub inject: Vec<String>,
     /// Kill every traced process after SECS and report the program as hung
-    /// (default: no limit; 30 with --inject).
+    /// (default: no limit; 30 with --inject). `--timeout` does not apply
+    /// to `trace`.
     #[arg(long, value_name = "SECS")]
     pub kill_after: Option<f64>,
     /// The program and its arguments (after `--`). While the report goes to
