@@ -38,6 +38,11 @@ impl Expectations {
         Expectations { known }
     }
 
+    /// Whether case `name` is listed.
+    pub fn lists(&self, name: &str) -> bool {
+        self.known.contains_key(name)
+    }
+
     /// The outcome of case `name` once the known findings are applied: a
     /// listed failure that mentions its text becomes [`Status::Known`]; a
     /// listed failure that does not says what was expected; a listed case

@@ -176,3 +176,77 @@ fn inflights_own_echo_program_traced_is_clean() {
     let d = echo["detail"].as_str().unwrap();
     assert!(!d.contains("received 0 message(s)"), "{d}");
 }
+
+/// Runs `trace --format FORMAT` on the leak-at-exit bug (one warning).
+fn formatted(format: &str, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["trace", "--format", format];
+    args.extend_from_slice(extra);
+    let script = script("leak_at_exit.py");
+    args.extend_from_slice(&["--", "python3", &script, "bug"]);
+    let out = std::process::Command::new(support::BIN)
+        .args(&args)
+        .output()
+        .expect("running inflight-audit");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_warning_is_rendered_in_every_format_and_never_fails_the_run() {
+    if !have("python3") {
+        println!("skipped: python3 not installed");
+        return;
+    }
+    let (code, table) = formatted("table", &[]);
+    assert_eq!(code, 0);
+    assert!(table.contains("WARN   trace/leak/at-exit"), "{table}");
+    assert!(table.contains(", 1 warnings"), "{table}");
+    assert!(table.contains("traced program (pid "), "{table}");
+    let (code, md) = formatted("markdown", &[]);
+    assert_eq!(code, 0);
+    assert!(md.contains("| WARN | `trace/leak/at-exit` |"), "{md}");
+    let (code, xml) = formatted("junit", &[]);
+    assert_eq!(code, 0);
+    assert!(
+        xml.contains("failures=\"0\"") && xml.contains("WARN: pid"),
+        "{xml}"
+    );
+    let (code, json) = formatted("json", &[]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["summary"]["warn"], 1, "{v}");
+    assert_eq!(v["command"], "trace");
+}
+
+#[test]
+fn a_known_finding_in_the_expect_file_does_not_fail_the_run() {
+    let Some(exe) = cc("exec_leak", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let expect = dir.path().join("expect.txt");
+    std::fs::write(&expect, "trace/cloexec/exec-leak\tcarried into execve\n").unwrap();
+    let r = trace(
+        &["--expect", expect.to_str().unwrap()],
+        &[exe.to_str().unwrap(), "bug"],
+    );
+    assert_eq!(r.code, 0, "{}", r.json);
+    assert_eq!(
+        r.not_passing(),
+        vec![("trace/cloexec/exec-leak".to_string(), "known".to_string())]
+    );
+    // The twin passes where a failure is expected: the file is out of date.
+    let r = trace(
+        &["--expect", expect.to_str().unwrap()],
+        &[exe.to_str().unwrap(), "twin"],
+    );
+    assert_eq!(r.code, 1, "{}", r.json);
+    assert!(
+        r.detail("trace/cloexec/exec-leak")
+            .contains("update the file"),
+        "{}",
+        r.json
+    );
+}

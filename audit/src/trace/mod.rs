@@ -120,7 +120,14 @@ pub fn run(common: &Common, args: TraceArgs) -> anyhow::Result<ExitCode> {
     let elapsed = t0.elapsed();
     tr.model.finish();
     let extra = outcomes(&tr);
-    let cases = findings::cases(&tr.model, child.as_raw(), &tr.unchecked, extra);
+    let mut cases = findings::cases(&tr.model, child.as_raw(), &tr.unchecked, extra);
+    // A case the --expect file lists that found nothing is reported as
+    // passing, so that the stale entry fails the run.
+    for name in &names {
+        if expect.lists(name) && !cases.iter().any(|(n, _)| n == name) {
+            cases.push((name.clone(), Outcome::pass("no finding")));
+        }
+    }
     let reports: Vec<CaseReport> = cases
         .into_iter()
         .filter(|(name, _)| selection.selects(name))
