@@ -170,19 +170,28 @@ fn ptrace_scope_is_reported_where_yama_exists() {
 #[test]
 fn tracees_go_on_when_the_tracer_is_killed() {
     let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
     let mark = dir.path().join("survived");
-    let script = format!("sleep 0.5; echo ok > {}", mark.display());
+    let script = format!(
+        "touch {}; sleep 0.5; echo ok > {}",
+        started.display(),
+        mark.display()
+    );
     let mut child = Command::new(BIN)
         .args(["trace", "--", "sh", "-c", &script])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(150));
+    let t0 = Instant::now();
+    while !started.exists() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(started.exists(), "the traced program started");
     child.kill().unwrap();
     child.wait().unwrap();
     let t0 = Instant::now();
-    while !mark.exists() && t0.elapsed() < Duration::from_secs(5) {
+    while !mark.exists() && t0.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(mark.exists(), "the traced program was detached and ran on");

@@ -144,11 +144,15 @@ impl Model {
             p.counts.recv_fds += installed.len();
         }
         for &fd in &installed {
+            // The kernel installs an SCM_PIDFD descriptor with
+            // close-on-exec always (like pidfd_open); rights only with
+            // MSG_CMSG_CLOEXEC.
+            let pidfd = r.pidfd == Some(fd);
             p.fds.insert(
                 fd,
                 Held {
                     receipt: id,
-                    cloexec: r.cloexec(),
+                    cloexec: r.cloexec() || pidfd,
                     lineage: Lineage::Received,
                     handed: false,
                 },
@@ -445,7 +449,7 @@ impl Model {
                 continue;
             }
             let unmarked: Vec<Fd> = r
-                .installed()
+                .rights
                 .iter()
                 .zip(&self.marked[i])
                 .filter(|(_, &m)| !m)

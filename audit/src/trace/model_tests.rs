@@ -244,3 +244,18 @@ fn a_descriptor_moved_onto_stdin_or_explicitly_inheritable_is_handed_over() {
     assert_eq!(cases(&m), vec![]);
     assert_eq!(m.processes().next().unwrap().counts.handed, 2);
 }
+
+#[test]
+fn an_scm_pidfd_descriptor_always_has_close_on_exec() {
+    let mut m = Model::default();
+    m.start(1, "p".into());
+    let mut r = recv(1, &[5], 0);
+    r.pidfd = Some(6);
+    m.receive(r);
+    m.close(1, 5);
+    m.exec(1, "q".into(), Some(&open(&[6])));
+    m.finish();
+    // fd 5 lacked MSG_CMSG_CLOEXEC; the pidfd is neither missing nor leaked.
+    assert_eq!(cases(&m), vec![Case::CloexecMissing]);
+    assert!(m.findings()[0].text.contains("[5]"), "{:?}", m.findings());
+}

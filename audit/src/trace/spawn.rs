@@ -126,15 +126,25 @@ pub fn spawn(program: &Path, args: &[OsString], stdout_to_stderr: bool) -> anyho
     // functions (the tracer may have other threads).
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
-    // SAFETY: after fork the child only calls dup2, raise, execv and _exit,
-    // all async-signal-safe; the CStrings and pointer array it uses were built
+    let parent = nix::unistd::getpid();
+    // SAFETY: after fork the child only calls prctl, getppid, dup2, raise,
+    // execv and _exit, all async-signal-safe; the CStrings and pointer array it uses were built
     // before the fork and are not freed in the child.
     match unsafe { fork() }.map_err(|e| Refused(format!("fork failed: {e}")))? {
         ForkResult::Child => {
+            // Until the tracer has seized it, the child dies with the
+            // tracer (it would otherwise stay stopped for ever); the
+            // program itself never gets this signal.
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            if nix::unistd::getppid() != parent {
+                // SAFETY: _exit is async-signal-safe and never returns.
+                unsafe { libc::_exit(127) }
+            }
             if stdout_to_stderr {
                 let _ = nix::unistd::dup2_stdout(std::io::stderr());
             }
             let _ = raise(Signal::SIGSTOP);
+            let _ = nix::sys::prctl::set_pdeathsig(None);
             // SAFETY: `path` and `argv_ptrs` are NUL-terminated and the
             // array ends with a null pointer; the environment is inherited.
             unsafe { libc::execv(path.as_ptr(), argv_ptrs.as_ptr()) };
