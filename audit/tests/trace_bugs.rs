@@ -250,3 +250,41 @@ fn a_known_finding_in_the_expect_file_does_not_fail_the_run() {
         r.json
     );
 }
+
+#[test]
+fn scm_pidfd_is_followed_and_always_has_close_on_exec() {
+    if !have("python3") {
+        println!("skipped: python3 not installed");
+        return;
+    }
+    let probe = std::process::Command::new("python3")
+        .args([&script("pidfd.py"), "close"])
+        .status()
+        .unwrap();
+    if probe.code() == Some(77) {
+        println!("skipped: SO_PASSPIDFD not supported by this kernel");
+        return;
+    }
+    let run = |mode: &str| trace(&[], &["python3", &script("pidfd.py"), mode]);
+    let r = run("close");
+    assert_eq!(r.not_passing(), vec![], "{}", r.json);
+    let r = run("keep-pidfd");
+    assert_eq!(
+        r.not_passing(),
+        vec![("trace/leak/at-exit".to_string(), "warn".to_string())]
+    );
+    assert!(r
+        .detail("trace/leak/at-exit")
+        .contains("anon_inode:[pidfd]"));
+    let r = run("bare");
+    assert_eq!(
+        r.not_passing(),
+        vec![("trace/cloexec/missing".to_string(), "warn".to_string())]
+    );
+    let d = r.detail("trace/cloexec/missing");
+    let unmarked = d.split("fd(s) ").nth(1).unwrap_or("");
+    assert!(
+        unmarked.starts_with('[') && !unmarked.split(']').next().unwrap().contains(','),
+        "only the SCM_RIGHTS descriptor is missing close-on-exec: {d}"
+    );
+}
