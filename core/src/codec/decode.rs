@@ -261,4 +261,24 @@ mod tests {
         assert_eq!(c.data_range, DATA_OFFSET..24);
         assert_eq!(decode(&buf).count(), 1);
     }
+
+    /// The walk's three boundaries, each at equality: a header that exactly
+    /// fits the rest, a length of exactly one header (no data), and a
+    /// message that exactly fills the buffer (not truncated).
+    #[test]
+    fn boundaries_at_equality() {
+        use super::super::wire::{len_bytes, LEN_FIELD};
+        let mut buf = [0u8; HEADER_SIZE];
+        buf[..LEN_FIELD].copy_from_slice(&len_bytes(HEADER_SIZE));
+        let mut walk = decode(&buf);
+        let c = walk.next().expect("a header that exactly fits is read").unwrap();
+        assert!(c.data.is_empty() && !c.truncated, "{c:?}");
+        assert!(walk.next().is_none());
+
+        let mut buf = [0u8; HEADER_SIZE + 8];
+        buf[..LEN_FIELD].copy_from_slice(&len_bytes(HEADER_SIZE + 8));
+        let c = decode(&buf).next().unwrap().unwrap();
+        assert!(!c.truncated, "a message ending at the buffer's end is whole");
+        assert_eq!(c.data_range, DATA_OFFSET..HEADER_SIZE + 8);
+    }
 }

@@ -382,6 +382,14 @@ fn raw_numbers(fds: &[OwnedFd]) -> &[RawFd] {
     unsafe { std::slice::from_raw_parts(fds.as_ptr().cast::<RawFd>(), fds.len()) }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many runs this thread's `close_all` closed with one
+    /// `close_range` (the fast path is otherwise invisible: falling back to
+    /// one `close` each closes the same descriptors).
+    pub(crate) static CLOSE_RANGES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Closes every descriptor of `fds`: with one `close_range(2)` when their
 /// numbers are contiguous (as the kernel usually installs a message's
 /// descriptors), one `close` each otherwise or where `close_range` is
@@ -414,6 +422,8 @@ fn close_all<const N: usize>(fds: &mut ArrayVec<OwnedFd, N>) {
                 )
             };
             if ret == 0 {
+                #[cfg(test)]
+                CLOSE_RANGES.with(|n| n.set(n.get() + 1));
                 // SAFETY: `set_len(0)` needs `0 <= capacity`; the elements
                 // are forgotten, not dropped: close_range closed them.
                 unsafe { fds.set_len(0) };

@@ -233,16 +233,22 @@ fn dropping_an_fd_array_closes_exactly_its_own() {
     for n in [900, 901, 902, 903] {
         contiguous.push(at(n)).unwrap();
     }
+    let ranges = || CLOSE_RANGES.with(std::cell::Cell::get);
+    let before = ranges();
     drop(contiguous);
     assert!((900..=903).all(|n| !is_open(n)), "contiguous run closed");
+    #[cfg(linux_like)]
+    assert_eq!(ranges(), before + 1, "one close_range for the contiguous run");
     assert!(is_open(899) && is_open(905), "neighbours untouched");
 
     let mut gapped = crate::FdArray::<8>::new();
     gapped.push(at(900)).unwrap();
     let between = at(901);
     gapped.push(at(902)).unwrap();
+    let before = ranges();
     drop(gapped);
     assert!(!is_open(900) && !is_open(902), "its own closed");
+    assert_eq!(ranges(), before, "no close_range across a gap");
     assert!(
         is_open(901),
         "someone else's descriptor in the gap survives"
