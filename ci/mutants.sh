@@ -39,7 +39,7 @@ case "$mode" in
 ci)
     # The parts every guarantee rests on: the codec (walk, encode, wire
     # layout), the sinks a claim fills, the claim and its classification.
-    cargo mutants -p inflight --no-shuffle -o "$out/ci" --timeout 60 \
+    cargo mutants -p inflight --no-shuffle -o "$out/ci" --timeout 20 --jobs 2 \
         -f core/src/codec/decode.rs -f core/src/codec/encode.rs \
         -f core/src/codec/wire.rs -f core/src/sys/sink.rs \
         -f core/src/sys/mod.rs -f core/src/transfer.rs \
