@@ -303,3 +303,70 @@ impl std::error::Error for Error {
 
 /// Shorthand for `Result<T, inflight::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [ErrorKind; 10] = [
+        ErrorKind::Io,
+        ErrorKind::TooManyFds,
+        ErrorKind::EmptyPayloadOnStream,
+        ErrorKind::ControlBufferFull,
+        ErrorKind::ReceiverLimit,
+        ErrorKind::PayloadTruncated,
+        ErrorKind::Unsupported,
+        ErrorKind::BufferTooSmall,
+        ErrorKind::MalformedControl,
+        ErrorKind::InvalidControl,
+    ];
+
+    /// Every kind says something of its own, and its `Display` is that.
+    #[test]
+    fn kinds_have_distinct_descriptions() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in KINDS {
+            let text = kind.description();
+            assert!(text.len() > 10, "{kind:?}: {text:?}");
+            assert!(seen.insert(text), "{kind:?} repeats {text:?}");
+            assert_eq!(kind.to_string(), text);
+            assert_eq!(Error::new(kind).description(), text);
+        }
+    }
+
+    #[cfg(linux_like)]
+    #[test]
+    fn set_kind_changes_the_kind_and_keeps_the_cause() {
+        let mut e = Error::from(io::Error::from_raw_os_error(libc::ENOPROTOOPT));
+        e.set_kind(ErrorKind::Unsupported);
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert_eq!(e.io_error().unwrap().raw_os_error(), Some(libc::ENOPROTOOPT));
+    }
+
+    /// `source()` is the system call's error; `Debug` shows the kind, the
+    /// cause, the truncation figures and the detail, and only those present.
+    #[test]
+    fn source_and_debug_show_what_is_there() {
+        use std::error::Error as _;
+        let e = Error::from(io::Error::from_raw_os_error(libc::EBADF));
+        let src = e.source().expect("an I/O error has a source");
+        assert_eq!(
+            src.downcast_ref::<io::Error>().unwrap().raw_os_error(),
+            Some(libc::EBADF)
+        );
+        assert!(Error::new(ErrorKind::TooManyFds).source().is_none());
+
+        let debug = format!("{e:?}");
+        assert!(debug.starts_with("Error { kind: Io, io: "), "{debug}");
+        assert!(!debug.contains("capacity"), "{debug}");
+
+        let t = Error::truncated(ErrorKind::ControlBufferFull, Vec::new(), 1, 4);
+        let debug = format!("{t:?}");
+        assert!(debug.contains("fds: 0, bytes: 1, capacity: 4"), "{debug}");
+
+        let d = Error::with_detail(ErrorKind::InvalidControl, "level 7");
+        let debug = format!("{d:?}");
+        assert!(debug.contains("detail: \"level 7\""), "{debug}");
+        assert!(!debug.contains("capacity"), "no figures without a truncation: {debug}");
+    }
+}
