@@ -91,6 +91,10 @@ pub enum Cmd {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
+    /// The kernel battery, the crates matrix and inflight's tests on several
+    /// kernels (booted under QEMU) and the running one, as one matrix of
+    /// case x kernel; unexpected differences fail.
+    Kernels(crate::kernels::KernelsArgs),
     /// inflight's own echo program (speaks the protocol on INFLIGHT_ECHO_FD).
     Echo {
         /// Misbehave on purpose (for the auditor's own tests).

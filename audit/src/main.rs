@@ -7,7 +7,9 @@
 //!   (inflight and the other fd-passing crates), as a matrix;
 //! * `program -- CMD [ARGS...]`: any external program, through the echo
 //!   protocol of `PROTOCOL.md`;
-//! * `echo`: inflight's own echo program.
+//! * `echo`: inflight's own echo program;
+//! * `kernels`: the kernel battery, the crates matrix and inflight's tests
+//!   on several kernels under QEMU, as one matrix (case x kernel).
 //!
 //! Without a subcommand: the kernel battery plus a self-audit of the echo
 //! program.
@@ -25,6 +27,7 @@ mod crates;
 mod echo;
 mod expect;
 mod kernel;
+mod kernels;
 mod oracle;
 mod output;
 mod program;
@@ -52,9 +55,15 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Cmd::Echo { brk }) => return ExitCode::from(echo::run(brk) as u8),
         Some(Cmd::Child { what, args }) => return ExitCode::from(child::run(&what, &args) as u8),
+        Some(Cmd::Kernels(args)) => return exit(kernels::main(&args, &cli.common)),
         _ => {}
     }
-    match audit(cli) {
+    exit(audit(cli))
+}
+
+/// The exit status of a run; an error is a usage error (exit status 2).
+fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("inflight-audit: {e:#}");
@@ -108,7 +117,9 @@ fn plan(command: Option<Cmd>) -> anyhow::Result<Plan> {
                 cases: program::cases(&cmd, &kinds(&kind)?),
             }
         }
-        Some(Cmd::Echo { .. } | Cmd::Child { .. }) => unreachable!("handled in main"),
+        Some(Cmd::Echo { .. } | Cmd::Child { .. } | Cmd::Kernels(_)) => {
+            unreachable!("handled in main")
+        }
         None => {
             let exe = std::env::current_exe().context("cannot find its own executable")?;
             let cmd = ProgramCmd {
