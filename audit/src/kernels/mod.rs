@@ -47,7 +47,7 @@ pub struct KernelsArgs {
     #[arg(long = "test", value_name = "[NAME=]PATH")]
     pub tests: Vec<String>,
     /// The expected differences between kernels (see
-    /// audit/expected-kernels.txt for the format).
+    /// audit/expected-differences.txt for the format).
     #[arg(long, value_name = "FILE")]
     pub expect_differences: Option<PathBuf>,
     /// Seconds a guest may run before it is killed (its column fails).

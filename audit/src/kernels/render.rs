@@ -212,7 +212,7 @@ fn markdown(m: &Matrix) -> String {
         }
     }
     failures(&mut out, m, "```");
-    let _ = writeln!(out, "\n### Matrix\n\n`*` an expected difference (`audit/expected-kernels.txt`), `!` unexpected, `-` not run; rows that differ are in bold.\n");
+    let _ = writeln!(out, "\n### Matrix\n\n`*` an expected difference (`audit/expected-differences.txt`), `!` unexpected, `-` not run; rows that differ are in bold.\n");
     let head: Vec<String> = m.columns.iter().map(|c| md(&c.label)).collect();
     let _ = writeln!(out, "| case | {} |", head.join(" | "));
     let _ = writeln!(out, "|---|{}", "---|".repeat(m.columns.len()));
