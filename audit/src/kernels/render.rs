@@ -60,11 +60,17 @@ fn column_line(c: &Column) -> String {
     )
 }
 
-/// Per-kernel evidence of the differing rows.
+/// Per-kernel evidence of the rows that differ or fail somewhere.
 fn differences(m: &Matrix) -> Vec<(String, Vec<String>)> {
     m.rows
         .iter()
-        .filter(|r| r.differs)
+        .filter(|r| {
+            r.differs
+                || r.cells
+                    .iter()
+                    .flatten()
+                    .any(|c| c.status == CellStatus::Fail)
+        })
         .map(|r| {
             let lines = m
                 .columns
@@ -148,7 +154,7 @@ fn table(m: &Matrix) -> String {
     let _ = writeln!(out, "\n(* an expected difference, ! unexpected, - not run)");
     let diffs = differences(m);
     if !diffs.is_empty() {
-        let _ = writeln!(out, "\nDifferences:");
+        let _ = writeln!(out, "\nDifferences and failures:");
         for (name, lines) in diffs {
             let _ = writeln!(out, "{differ}{name}{differ:#}");
             for l in lines {
@@ -196,7 +202,7 @@ fn markdown(m: &Matrix) -> String {
     let _ = writeln!(out, "\n{}", summary(m));
     let diffs = differences(m);
     if !diffs.is_empty() {
-        let _ = writeln!(out, "\n### Differences\n");
+        let _ = writeln!(out, "\n### Differences and failures\n");
         for (name, lines) in diffs {
             let _ = writeln!(out, "- `{name}`");
             for l in lines {
