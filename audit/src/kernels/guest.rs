@@ -191,7 +191,7 @@ pub fn run(label: &str, kernel: &Path, image: &Image, qemu: &Qemu) -> anyhow::Re
         .arg(kernel)
         .arg("-initrd")
         .arg(&image.initramfs)
-        .args(["-append", "console=ttyS0 quiet panic=-1"])
+        .args(["-append", "console=ttyS0 panic=-1"])
         .arg("-serial")
         .arg(format!("file:{}", console.display()))
         .arg("-serial")

@@ -28,6 +28,7 @@ step() { # NAME SECONDS MERGED PROGRAM ARGS...
     name=$1 secs=$2 merged=$3
     shift 3
     echo "@@inflight start $name" >"$data"
+    echo "inflight-audit kernels: step $name" # on the console, for the evidence
     t0=$(cut -d' ' -f1 /proc/uptime)
     if [ "$merged" = 1 ]; then
         timeout -s KILL "$secs" "$@" >/tmp/step.out 2>&1
