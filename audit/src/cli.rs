@@ -95,6 +95,10 @@ pub enum Cmd {
     /// kernels (booted under QEMU) and the running one, as one matrix of
     /// case x kernel; unexpected differences fail.
     Kernels(crate::kernels::KernelsArgs),
+    /// Run any unmodified program under ptrace and judge how it passes
+    /// descriptors (close-on-exec, truncation, leaks, discarded
+    /// descriptors; see audit/TRACE.md). x86_64 Linux only.
+    Trace(crate::trace::TraceArgs),
     /// inflight's own echo program (speaks the protocol on INFLIGHT_ECHO_FD).
     Echo {
         /// Misbehave on purpose (for the auditor's own tests).

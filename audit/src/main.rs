@@ -9,7 +9,9 @@
 //!   protocol of `PROTOCOL.md`;
 //! * `echo`: inflight's own echo program;
 //! * `kernels`: the kernel battery, the crates matrix and inflight's tests
-//!   on several kernels under QEMU, as one matrix (case x kernel).
+//!   on several kernels under QEMU, as one matrix (case x kernel);
+//! * `trace -- CMD [ARGS...]`: any unmodified program under ptrace, with
+//!   verdicts on how it passes descriptors (x86_64 Linux).
 //!
 //! Without a subcommand: the kernel battery plus a self-audit of the echo
 //! program.
@@ -34,6 +36,7 @@ mod program;
 mod runner;
 mod select;
 mod sys;
+mod trace;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -54,6 +57,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Cmd::Echo { brk }) => return ExitCode::from(echo::run(brk) as u8),
+        Some(Cmd::Trace(args)) => {
+            return trace::run(&cli.common, args).unwrap_or_else(|e| {
+                eprintln!("inflight-audit trace: {e:#}");
+                ExitCode::from(2)
+            })
+        }
         Some(Cmd::Child { what, args }) => return ExitCode::from(child::run(&what, &args) as u8),
         Some(Cmd::Kernels(args)) => return exit(kernels::main(&args, &cli.common)),
         _ => {}
@@ -117,7 +126,7 @@ fn plan(command: Option<Cmd>) -> anyhow::Result<Plan> {
                 cases: program::cases(&cmd, &kinds(&kind)?),
             }
         }
-        Some(Cmd::Echo { .. } | Cmd::Child { .. } | Cmd::Kernels(_)) => {
+        Some(Cmd::Echo { .. } | Cmd::Child { .. } | Cmd::Kernels(_) | Cmd::Trace(_)) => {
             unreachable!("handled in main")
         }
         None => {
@@ -180,6 +189,7 @@ fn audit(cli: Cli) -> anyhow::Result<ExitCode> {
     let meta = Meta {
         command: plan.command,
         subject: plan.subject,
+        program: None,
     };
     let text = output::render(common.format, &meta, &reports)?;
     output::write(common.format, &text, common.output.as_deref())?;

@@ -3,12 +3,12 @@
 use std::ops::Range;
 use std::os::fd::RawFd;
 
+#[cfg(linux_like)]
+use super::wire::SCM_PIDFD;
 use super::wire::{
     cmsg_align, read_i32, read_len, Credentials, DATA_OFFSET, FD_SIZE, HEADER_SIZE, LEVEL_OFFSET,
     TYPE_OFFSET,
 };
-#[cfg(linux_like)]
-use super::wire::{SCM_PIDFD, UCRED_SIZE};
 use crate::error::{Error, ErrorKind};
 
 /// Walks the control messages in `buf`, which must be exactly the bytes the
@@ -122,7 +122,8 @@ impl<'a> Cmsg<'a> {
                 return Message::Rights(Rights { data: self.data })
             }
             #[cfg(linux_like)]
-            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if self.data.len() >= UCRED_SIZE => {
+            // `from_ne_bytes` refuses data shorter than a `struct ucred`.
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) => {
                 if let Some(c) = Credentials::from_ne_bytes(self.data) {
                     return Message::Credentials(c);
                 }
@@ -221,6 +222,34 @@ mod tests {
             ErrorKind::MalformedControl
         );
         assert!(walk.next().is_none());
+    }
+
+    #[test]
+    fn rights_count_whole_numbers_only() {
+        let r = Rights {
+            data: &[1, 0, 0, 0, 2, 0, 0, 0, 9],
+        };
+        assert_eq!((r.len(), r.is_empty(), r.trailing_bytes()), (2, false, 1));
+        assert_eq!(r.as_bytes().len(), 8);
+        let empty = Rights { data: &[7, 7, 7] };
+        assert_eq!((empty.len(), empty.is_empty()), (0, true));
+        assert_eq!(empty.iter().count(), 0);
+    }
+
+    #[test]
+    fn credentials_need_a_whole_ucred() {
+        for short in 0..12usize {
+            let data = [0u8; 12];
+            let c = Cmsg {
+                level: libc::SOL_SOCKET,
+                kind: libc::SCM_CREDENTIALS,
+                data: &data[..short],
+                data_range: 0..short,
+                offset: 0,
+                truncated: false,
+            };
+            assert!(matches!(c.parse(), Message::Other { .. }), "{short} bytes");
+        }
     }
 
     #[test]

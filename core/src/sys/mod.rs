@@ -20,7 +20,7 @@ mod fdarray;
 mod mmsg;
 mod sink;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(linux_like)]
 pub(crate) use mmsg::{recvmmsg, sendmmsg, MmsgRecv};
@@ -264,6 +264,18 @@ pub(crate) struct Extras {
 }
 
 impl<'a> KernelControl<'a> {
+    /// A message as if a `recvmsg` had returned `bytes`, `flags` and the
+    /// control bytes `buf` (for the classification tests: the numbers in
+    /// `buf` must be descriptors of the test's own that it gives away).
+    #[cfg(test)]
+    pub(crate) fn received(buf: &'a [u8], bytes: usize, flags: libc::c_int) -> RawRecv<'a> {
+        RawRecv {
+            bytes,
+            flags,
+            control: KernelControl { buf },
+        }
+    }
+
     /// The first `len` bytes of `area` (clamped to it), which a successful
     /// `recvmsg`/`recvmmsg` of this process just wrote.
     #[inline]

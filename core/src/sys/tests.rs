@@ -6,9 +6,10 @@ use crate::codec::{encode, encode_uninit, ControlMessage, FdList};
 use std::os::fd::{AsFd, FromRawFd, IntoRawFd};
 use std::sync::Mutex;
 
-/// Closed numbers are checked with F_GETFD: no other test thread may
-/// open descriptors meanwhile.
-static SERIAL: Mutex<()> = Mutex::new(());
+/// Closed numbers are checked with F_GETFD: no other test thread of the
+/// crate's unit tests may open descriptors meanwhile (the transfer tests
+/// take this lock too).
+pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
 
 fn released(n: usize) -> Vec<RawFd> {
     (0..n)
@@ -199,6 +200,14 @@ fn layout_matches_libc() {
         let (l, s) = unsafe { (libc::CMSG_LEN(len) as usize, libc::CMSG_SPACE(len) as usize) };
         assert_eq!(codec::cmsg_len(n * 4), l, "CMSG_LEN({})", n * 4);
         assert_eq!(codec::cmsg_space(n * 4), s, "CMSG_SPACE({})", n * 4);
+        // SAFETY: as above, arithmetic only.
+        let (ucred, one) = unsafe {
+            (
+                libc::CMSG_SPACE(std::mem::size_of::<libc::ucred>() as u32) as usize,
+                libc::CMSG_SPACE(4) as usize,
+            )
+        };
+        assert_eq!(codec::space_for(n), s + ucred + one, "space_for({n})");
     }
 }
 
