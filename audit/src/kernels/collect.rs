@@ -299,11 +299,16 @@ test result: ok. 1 passed\n\nok\n\nsuccesses:\n    t\n\ntest result: ok. 1 passe
     #[test]
     fn audit_reports() {
         let json = r#"{"cases":[{"name":"kernel/x","status":"skipped","detail":"no"},
-            {"name":"kernel/y","status":"pass","detail":"[pidfd] fine"}]}"#;
+            {"name":"kernel/y","status":"pass","detail":"[pidfd] fine"},
+            {"name":"kernel/z","status":"warn","detail":"worth a look"}]}"#;
         let got = cells(&step("kernel", Some(0), json));
-        assert_eq!(got.len(), 3);
-        assert_eq!(got[0].1.status, CellStatus::Pass);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0].1.status, CellStatus::Pass, "{}", got[0].1.detail);
         assert_eq!(got[2].1.label(), "ok[pidfd]");
+        assert_eq!(got[3].1.label(), "warn");
+        let odd = r#"{"cases":[{"name":"kernel/x","status":"maybe","detail":""}]}"#;
+        let odd = cells(&step("kernel", Some(0), odd));
+        assert_eq!(odd[0].1.status, CellStatus::Fail, "an unknown status");
         let broken = cells(&step("kernel", Some(2), "oops"));
         assert_eq!(broken.len(), 1);
         assert_eq!(broken[0].1.status, CellStatus::Fail);

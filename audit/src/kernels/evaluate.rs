@@ -303,4 +303,23 @@ mod tests {
         assert!(m.rows[0].differs);
         assert_eq!(m.rows[0].verdicts[1], Verdict::Fine);
     }
+
+    #[test]
+    fn warnings_pass_but_differ() {
+        use CellStatus::*;
+        let a = column("a", "6.1", &[("w", Warn, "odd"), ("v", Warn, "odd")]);
+        let b = column("b", "6.12", &[("w", Warn, "odd"), ("v", Pass, "fine")]);
+        let all = Filter {
+            keep: &|_: &str| true,
+            partial: false,
+        };
+        let m = evaluate(vec![a.clone(), b.clone()], &[], &all);
+        // The same warning everywhere passes; one only on 6.1 is a
+        // difference nothing explains.
+        assert_eq!(m.rows[0].verdicts, [Verdict::Fine, Verdict::Fine]);
+        assert!(matches!(m.rows[1].verdicts[0], Verdict::Unexpected(_)));
+        assert_eq!(m.unexpected(), 1);
+        let e = parse("v 6.1 warn odd\n").unwrap();
+        assert_eq!(evaluate(vec![a, b], &e, &all).unexpected(), 0);
+    }
 }

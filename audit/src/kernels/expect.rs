@@ -152,7 +152,7 @@ impl Expectation {
     }
 }
 
-/// Parses `pass`, `pass[MARK]`, `skip`, `fail`, `known`.
+/// Parses `pass`, `pass[MARK]`, `skip`, `warn`, `fail`, `known`.
 fn parse_cell(s: &str) -> anyhow::Result<(CellStatus, Option<String>)> {
     let (word, mark) = match s.split_once('[') {
         Some((w, m)) => {
@@ -164,7 +164,7 @@ fn parse_cell(s: &str) -> anyhow::Result<(CellStatus, Option<String>)> {
         None => (s, None),
     };
     let status = CellStatus::parse(word)
-        .ok_or_else(|| anyhow!("cell {s:?}: expected pass, skip, fail or known"))?;
+        .ok_or_else(|| anyhow!("cell {s:?}: expected pass, skip, warn, fail or known"))?;
     Ok((status, mark))
 }
 

@@ -16,6 +16,9 @@ pub enum CellStatus {
     /// Skipped, with the reason.
     #[serde(rename = "skipped")]
     Skip,
+    /// A warning: passes, with something worth a look in the evidence.
+    #[serde(rename = "warn")]
+    Warn,
     /// A known finding of the `--expect` file.
     #[serde(rename = "known")]
     Known,
@@ -28,6 +31,7 @@ impl CellStatus {
             "pass" => CellStatus::Pass,
             "fail" => CellStatus::Fail,
             "skipped" | "skip" => CellStatus::Skip,
+            "warn" => CellStatus::Warn,
             "known" => CellStatus::Known,
             _ => return None,
         })
@@ -39,6 +43,7 @@ impl CellStatus {
             CellStatus::Pass => "ok",
             CellStatus::Fail => "FAIL",
             CellStatus::Skip => "skip",
+            CellStatus::Warn => "warn",
             CellStatus::Known => "known",
         }
     }
@@ -148,6 +153,8 @@ mod tests {
         assert!(!c.same_as(&plain));
         assert_eq!(plain.label(), "ok");
         assert_eq!(CellStatus::parse("skipped"), Some(CellStatus::Skip));
+        assert_eq!(CellStatus::parse("warn"), Some(CellStatus::Warn));
+        assert_eq!(CellStatus::Warn.word(), "warn");
         assert_eq!(CellStatus::parse("bogus"), None);
     }
 }

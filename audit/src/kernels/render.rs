@@ -145,6 +145,7 @@ fn table(m: &Matrix) -> String {
                 (Verdict::Unexpected(_), _) => bad,
                 (Verdict::Expected(_), _) => expected,
                 (_, Some(CellStatus::Skip)) => AnsiColor::Yellow.on_default(),
+                (_, Some(CellStatus::Warn)) => AnsiColor::BrightYellow.on_default().bold(),
                 _ => Style::new(),
             };
             let _ = write!(out, "  {s}{text}{s:#}");
@@ -329,6 +330,10 @@ fn junit(m: &Matrix) -> anyhow::Result<String> {
             };
             let mut case = TestCase::new(r.name.as_str(), status);
             case.set_classname(format!("kernels/{}", col.label));
+            // A warning passes, with its evidence (as in the audits' JUnit).
+            if let Some(c) = r.cells[i].as_ref().filter(|c| c.status == CellStatus::Warn) {
+                case.set_system_out(format!("WARN: {}", c.detail));
+            }
             suite.add_test_case(case);
         }
         if let Some(f) = &col.failure {
