@@ -33,51 +33,71 @@ while [ $# -gt 0 ]; do
 done
 [ ${#kernels[@]} -gt 0 ] || kernels=(6.1 6.12)
 
-need qemu-system-x86_64 qemu-system-x86
-need busybox busybox-static
+# QEMU without its recommendations (graphical front ends, UEFI firmware):
+# the guests boot with -kernel under TCG, on serial ports only.
+need qemu-system-x86_64 qemu-system-x86 --no-install-recommends
 need python3 python3
-# Debian's plain busybox is dynamically linked; the guests need the static one.
-if ldd /bin/busybox >/dev/null 2>&1; then
-    echo "installing busybox-static (a guest has no shared libraries)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+# A guest has no shared libraries: busybox-static (Debian's plain busybox is
+# dynamically linked; the static one replaces it).
+busybox=$(command -v busybox || true)
+if [ -z "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
+    echo "installing busybox-static (the guests' shell and tools)"
+    apt_install busybox-static
 fi
 
 cache=${INFLIGHT_KERNEL_CACHE:-$HOME/.cache/inflight/kernels}
 mkdir -p "$cache"
 
-# newest REGEX: the newest Debian package whose name matches REGEX.
+# newest REGEX: the newest Debian package whose name matches REGEX in the
+# package lists as they are.
 newest() {
-    local found
-    found=$(apt-cache search --names-only "^$1\$" | cut -d' ' -f1 | sort -V | tail -n1)
-    if [ -z "$found" ]; then
-        apt-get update -qq >/dev/null
-        found=$(apt-cache search --names-only "^$1\$" | cut -d' ' -f1 | sort -V | tail -n1)
-    fi
-    [ -n "$found" ] || { echo "no Debian package matches $1" >&2; return 1; }
-    echo "$found"
+    apt-cache search --names-only "^$1\$" | cut -d' ' -f1 | sort -V | tail -n1
 }
 
-# vmlinuz PACKAGE: the kernel image of a Debian package (downloaded once).
+# download PACKAGE: its kernel image, under $cache/PACKAGE/boot.
+download() {
+    local dir="$cache/$1"
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && apt-get download -qq "$1" 2>/dev/null) || return 1
+    dpkg-deb --fsys-tarfile "$dir"/*.deb | tar -x -C "$dir" --wildcards './boot/vmlinuz-*'
+    rm -f "$dir"/*.deb
+}
+
+# cached PACKAGE: the kernel image of a package fetched earlier.
+cached() {
+    ls "$cache/$1"/boot/vmlinuz-* 2>/dev/null | head -n1
+}
+
+# vmlinuz PACKAGE-OR-REGEX: the kernel image of that Debian package (or of
+# the newest one matching), downloaded once. When the package lists lack
+# it or are stale (the download fails), they are refreshed and the name
+# looked up again.
 vmlinuz() {
-    local pkg=$1 dir="$cache/$1" image
-    image=$(ls "$dir"/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
-    if [ -z "$image" ]; then
+    local pkg image
+    pkg=$(newest "$1")
+    if [ -n "$pkg" ]; then
+        image=$(cached "$pkg")
+        [ -n "$image" ] && { echo "$image"; return; }
         echo "fetching $pkg into $cache" >&2
-        rm -rf "$dir" && mkdir -p "$dir"
-        (cd "$dir" && apt-get download -qq "$pkg" 2>/dev/null || { apt-get update -qq && apt-get download -qq "$pkg"; })
-        dpkg-deb --fsys-tarfile "$dir"/*.deb | tar -x -C "$dir" --wildcards './boot/vmlinuz-*'
-        rm -f "$dir"/*.deb
-        image=$(ls "$dir"/boot/vmlinuz-* | head -n1)
+        download "$pkg" && { cached "$pkg"; return; }
     fi
-    echo "$image"
+    echo "refreshing the package lists (apt-get update)" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi >/dev/null
+    pkg=$(newest "$1")
+    [ -n "$pkg" ] || { echo "no Debian package matches $1" >&2; return 1; }
+    image=$(cached "$pkg")
+    [ -n "$image" ] && { echo "$image"; return; }
+    echo "fetching $pkg into $cache" >&2
+    download "$pkg" || { echo "apt-get download $pkg failed" >&2; return 1; }
+    cached "$pkg"
 }
 
 args=()
 for k in "${kernels[@]}"; do
     case $k in
-    6.1) args+=(--kernel "6.1=$(vmlinuz "$(newest 'linux-image-6\.1\.0-[0-9]+-amd64')")") ;;
-    6.12) args+=(--kernel "6.12=$(vmlinuz "$(newest 'linux-image-6\.12\.[0-9]+\+deb12-amd64')")") ;;
-    linux-image-*) args+=(--kernel "$k=$(vmlinuz "$k")") ;;
+    6.1) args+=(--kernel "6.1=$(vmlinuz 'linux-image-6\.1\.0-[0-9]+-amd64')") ;;
+    6.12) args+=(--kernel "6.12=$(vmlinuz 'linux-image-6\.12\.[0-9]+\+deb12-amd64')") ;;
+    linux-image-*) args+=(--kernel "$k=$(vmlinuz "$(printf '%s' "$k" | sed 's/[.+]/\\&/g')")") ;;
     *) args+=(--kernel "$k") ;;
     esac
 done
