@@ -323,6 +323,37 @@ mod tests {
     }
 
     #[test]
+    fn why_a_column_failed() {
+        use std::os::unix::process::ExitStatusExt as _;
+        let ok = std::process::ExitStatus::from_raw(0);
+        let limit = Duration::from_secs(9);
+        let lines = |v: &[&str]| v.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+        let done = Frames {
+            done: true,
+            ..Frames::default()
+        };
+        let mid = Frames {
+            started: Some("core/creds".into()),
+            ..Frames::default()
+        };
+        assert_eq!(failure(false, limit, &done, &[], b"", ok), None);
+        let hung = failure(true, limit, &mid, &[], b"", ok).unwrap();
+        assert!(hung.contains("time limit of 9s") && hung.contains("during step core/creds"));
+        let panic = lines(&["[ 1.0] Kernel panic - not syncing: VFS", "x"]);
+        let why = failure(false, limit, &mid, &panic, b"", ok).unwrap();
+        assert_eq!(why, "kernel panic: [ 1.0] Kernel panic - not syncing: VFS");
+        let small = lines(&["Initramfs unpacking failed: write error"]);
+        let why = failure(false, limit, &mid, &small, b"", ok).unwrap();
+        assert!(why.contains("raise --memory"), "{why}");
+        let why = failure(false, limit, &mid, &[], b"qemu: could not load kernel", ok).unwrap();
+        assert!(
+            why.contains("stopped before finishing during step core/creds")
+                && why.contains("could not load kernel"),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn script_runs_every_step() {
         let payload = Payload {
             audit: "/x/audit".into(),
