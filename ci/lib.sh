@@ -1,14 +1,22 @@
 # Shared helpers of the ci/ scripts: each installs what a step needs when a
 # fresh machine lacks it, and says so. Source it: `. ci/lib.sh`.
 
-# need COMMAND DEBIAN-PACKAGE: install the package when the command is missing.
+# apt_install PACKAGE [APT-GET-INSTALL-FLAGS...]: install a Debian package
+# (after refreshing the package lists), quietly.
+apt_install() {
+    local pkg=$1 sudo=""
+    shift
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq &&
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" "$pkg" >/dev/null
+}
+
+# need COMMAND DEBIAN-PACKAGE [APT-GET-INSTALL-FLAGS...]: install the package
+# when the command is missing.
 need() {
     command -v "$1" >/dev/null 2>&1 && return 0
     echo "installing $2 (for $1)"
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq &&
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    apt_install "$2" "${@:3}"
     command -v "$1" >/dev/null 2>&1 || {
         echo "$2 is needed (for $1) and could not be installed" >&2
         return 1

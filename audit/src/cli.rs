@@ -91,6 +91,10 @@ pub enum Cmd {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
+    /// The kernel battery, the crates matrix and inflight's tests on several
+    /// kernels (booted under QEMU) and the running one, as one matrix of
+    /// case x kernel; unexpected differences fail.
+    Kernels(crate::kernels::KernelsArgs),
     /// Run any unmodified program under ptrace and judge how it passes
     /// descriptors (close-on-exec, truncation, leaks, discarded
     /// descriptors; see audit/TRACE.md). x86_64 Linux only.

@@ -8,6 +8,8 @@
 //! * `program -- CMD [ARGS...]`: any external program, through the echo
 //!   protocol of `PROTOCOL.md`;
 //! * `echo`: inflight's own echo program;
+//! * `kernels`: the kernel battery, the crates matrix and inflight's tests
+//!   on several kernels under QEMU, as one matrix (case x kernel);
 //! * `trace -- CMD [ARGS...]`: any unmodified program under ptrace, with
 //!   verdicts on how it passes descriptors (x86_64 Linux).
 //!
@@ -27,6 +29,7 @@ mod crates;
 mod echo;
 mod expect;
 mod kernel;
+mod kernels;
 mod oracle;
 mod output;
 mod program;
@@ -61,9 +64,15 @@ fn main() -> ExitCode {
             })
         }
         Some(Cmd::Child { what, args }) => return ExitCode::from(child::run(&what, &args) as u8),
+        Some(Cmd::Kernels(args)) => return exit(kernels::main(&args, &cli.common)),
         _ => {}
     }
-    match audit(cli) {
+    exit(audit(cli))
+}
+
+/// The exit status of a run; an error is a usage error (exit status 2).
+fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("inflight-audit: {e:#}");
@@ -117,7 +126,7 @@ fn plan(command: Option<Cmd>) -> anyhow::Result<Plan> {
                 cases: program::cases(&cmd, &kinds(&kind)?),
             }
         }
-        Some(Cmd::Echo { .. } | Cmd::Child { .. } | Cmd::Trace(_)) => {
+        Some(Cmd::Echo { .. } | Cmd::Child { .. } | Cmd::Kernels(_) | Cmd::Trace(_)) => {
             unreachable!("handled in main")
         }
         None => {

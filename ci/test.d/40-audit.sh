@@ -35,7 +35,7 @@ run() { # run NAME ARGS...: one audit, JUnit report in $out/NAME.xml
     "$audit" --format junit --output "$out/$name.xml" \
         --expect-skips audit/expected-skips.txt "$@" || status=1
 }
-run kernel kernel
+run kernel --expect audit/expected-kernel.txt kernel
 run crates --expect audit/expected-crates.txt crates
 run self-echo program -- "$audit" echo
 run program-c program -- "$out/echo_c"

@@ -70,7 +70,8 @@ pub fn set_pass_pidfd(sock: &impl AsFd, on: bool) -> Result<(), Error> {
 ///
 /// # Errors
 ///
-/// [`ErrorKind::Unsupported`] before Linux 6.5; [`ErrorKind::Io`] otherwise.
+/// [`ErrorKind::Unsupported`] before Linux 6.5; [`ErrorKind::Io`] otherwise
+/// (`EINVAL` from Linux 6.5 to 6.15 when the peer was already reaped).
 #[cfg(linux_like)]
 pub fn peer_pidfd(sock: &impl AsFd) -> Result<OwnedFd, Error> {
     sys::peer_pidfd(sock.as_fd()).map_err(unsupported_if_missing)
@@ -98,10 +99,15 @@ pub fn set_pass_rights(sock: &impl AsFd, on: bool) -> Result<(), Error> {
         .map_err(unsupported_if_missing)
 }
 
+/// `ENOPROTOOPT` (the kernel does not know the option) and `EOPNOTSUPP`
+/// (not for this kind of socket) are [`ErrorKind::Unsupported`]; any other
+/// error is the kernel's answer to a call it understood (`EINVAL` for the
+/// pidfd of a peer that was reaped, Linux 6.5 to 6.15), kept as
+/// [`ErrorKind::Io`].
 #[cfg(linux_like)]
 fn unsupported_if_missing(e: std::io::Error) -> Error {
     match e.raw_os_error() {
-        Some(libc::ENOPROTOOPT) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => {
+        Some(libc::ENOPROTOOPT) | Some(libc::EOPNOTSUPP) => {
             let mut err = Error::from(e);
             err.set_kind(ErrorKind::Unsupported);
             err

@@ -33,12 +33,15 @@ fn blocking_receive_survives_a_signal() {
     let (tx, rx) = mpsc::channel();
     let receiver = std::thread::spawn(move || {
         // SAFETY: pthread_self has no preconditions.
-        tx.send(unsafe { libc::pthread_self() }).unwrap();
+        let me = unsafe { libc::pthread_self() };
+        // As a number: pthread_t is an integer in glibc but a pointer (not
+        // Send) in musl.
+        tx.send(me as usize).unwrap();
         let mut buf = [0u8; 4];
         let got = inflight::recv_fds::<1>(&b, &mut buf).map(|r| (r.bytes, r.fds.len()));
         (got.map_err(|e| e.to_string()), buf)
     });
-    let thread = rx.recv().unwrap();
+    let thread = rx.recv().unwrap() as libc::pthread_t;
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(30));
         // SAFETY: pthread_kill needs a live thread id: the receiver thread

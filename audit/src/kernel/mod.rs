@@ -15,6 +15,7 @@ mod identity;
 mod lifetime;
 mod limits;
 mod peek;
+mod refsuites;
 mod stream;
 mod truncation;
 
@@ -129,5 +130,6 @@ pub fn cases() -> Vec<Case> {
     b.per_kind("scm-pidfd", all, |k, _| ancillary::pidfd(k));
     b.one("gc-cycle", lifetime::gc_cycle);
     b.per_kind("so-passrights", all, |k, _| ancillary::passrights(k));
+    refsuites::register(&mut b);
     b.0
 }

@@ -11,6 +11,7 @@ use super::inject::{self, Fault};
 use super::memory::{self, MsgHdr, CONTROLLEN_OFFSET, MMSGHDR_SIZE};
 use super::probe::{self, Peek};
 use super::syscalls::{self, Call};
+use super::sysinfo::SyscallStop;
 use super::tracer::{Hold, Tracer};
 
 /// The signal `--inject eintr` interrupts a call with (ignored by default,
@@ -69,18 +70,14 @@ pub(super) fn tgid_pid(tgid: i32) -> Option<rustix::process::Pid> {
 
 impl Tracer {
     /// A syscall stop of `tid`.
-    pub(super) fn on_syscall(&mut self, tid: i32, info: &libc::ptrace_syscall_info) {
-        if info.op == libc::PTRACE_SYSCALL_INFO_ENTRY {
-            // SAFETY: op ENTRY says the kernel filled the `entry` member.
-            let e = unsafe { info.u.entry };
-            self.on_entry(tid, e.nr, e.args);
-        } else if info.op == libc::PTRACE_SYSCALL_INFO_EXIT {
-            // SAFETY: op EXIT says the kernel filled the `exit` member.
-            let x = unsafe { info.u.exit };
-            self.on_exit(tid, x.sval, x.is_error != 0);
-            self.resume(tid, None);
-        } else {
-            self.resume(tid, None);
+    pub(super) fn on_syscall(&mut self, tid: i32, stop: SyscallStop) {
+        match stop {
+            SyscallStop::Entry { nr, args } => self.on_entry(tid, nr, args),
+            SyscallStop::Exit { sval, is_error } => {
+                self.on_exit(tid, sval, is_error);
+                self.resume(tid, None);
+            }
+            SyscallStop::Other => self.resume(tid, None),
         }
     }
 

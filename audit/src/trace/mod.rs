@@ -13,6 +13,7 @@ mod model;
 mod probe;
 mod spawn;
 mod syscalls;
+mod sysinfo;
 mod tracer;
 
 use std::ffi::OsString;

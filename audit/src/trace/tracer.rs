@@ -256,8 +256,8 @@ impl Tracer {
                 self.stops += 1;
                 let tid = pid.as_raw();
                 self.task(tid, None);
-                match ptrace::syscall_info(pid) {
-                    Ok(info) => self.on_syscall(tid, &info),
+                match super::sysinfo::syscall_stop(pid) {
+                    Ok(stop) => self.on_syscall(tid, stop),
                     Err(_) => self.resume(tid, None),
                 }
             }

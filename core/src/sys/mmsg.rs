@@ -51,7 +51,7 @@ pub(crate) fn sendmmsg(
                 sock.as_raw_fd(),
                 hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
                 n as libc::c_uint,
-                flags,
+                flags as _, // int in glibc, unsigned int in musl
             )
         };
         match cvt(ret as libc::ssize_t) {
@@ -123,7 +123,7 @@ pub(crate) fn recvmmsg<'c>(
                 sock.as_raw_fd(),
                 hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
                 n as libc::c_uint,
-                flags,
+                flags as _, // int in glibc, unsigned int in musl
                 ptr::null_mut(),
             )
         };
