@@ -115,3 +115,20 @@ fn unsupported_if_missing(e: std::io::Error) -> Error {
         _ => Error::from(e),
     }
 }
+
+#[cfg(all(test, linux_like))]
+mod tests {
+    use super::*;
+
+    /// Only "no such option" means the kernel lacks it; any other errno
+    /// (EINVAL from a reaped peer, EBADF, ...) stays an I/O error.
+    #[test]
+    fn only_a_missing_option_is_unsupported() {
+        let kind = |errno| unsupported_if_missing(std::io::Error::from_raw_os_error(errno)).kind();
+        assert_eq!(kind(libc::ENOPROTOOPT), ErrorKind::Unsupported);
+        assert_eq!(kind(libc::EOPNOTSUPP), ErrorKind::Unsupported);
+        for errno in [libc::EINVAL, libc::EBADF, libc::ENOTSOCK, libc::EPERM] {
+            assert_eq!(kind(errno), ErrorKind::Io, "errno {errno}");
+        }
+    }
+}
