@@ -10,29 +10,27 @@
 //! full descriptor table), per socket kind, was measured on Linux 6.18 and
 //! is written down in [`Model::step`] and its helpers.
 //!
+//! Once both ends are closed, [`Op::Reopen`] starts a new pair of the same
+//! kind (the originals and what was received stay as they are).
+//!
 //! Besides the ordinary operations there are three faults: a receive with
 //! `RLIMIT_NOFILE` lowered ([`Op::RecvAtLimit`]), a blocking receive
 //! interrupted by signals ([`Op::RecvInterrupted`]) and a peer process
 //! killed mid-transfer ([`Op::KillPeer`]).
 
 use std::collections::VecDeque;
-use std::fmt;
-use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
 
 use inflight::SocketKind;
 use inflight_testkit::FdKind;
-use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest_state_machine::ReferenceStateMachine;
-
-use crate::plan::any_kind;
 
 mod op;
+mod reference;
 #[cfg(test)]
 mod tests;
 
 pub use op::{Expect, Msg, Op};
+pub use reference::{cases, summary, Case, Reference};
 
 /// Originals in the pool.
 pub const POOL: usize = 4;
@@ -339,6 +337,21 @@ impl Model {
                     Expect::Nothing
                 }
             }
+            Op::Reopen => {
+                if self.sender_open || self.receiver_open {
+                    Expect::Nothing
+                } else {
+                    // Nothing of the old pair is left: its queue went with
+                    // the receiver, its pending errors with both ends.
+                    *self = Model {
+                        open: self.open.clone(),
+                        held: self.held,
+                        seq: self.seq,
+                        ..Model::new(self.kind, self.pool.clone(), self.passcred)
+                    };
+                    Expect::Reopened
+                }
+            }
             Op::DropReceiver => {
                 if self.receiver_open {
                     self.receiver_open = false;
@@ -354,109 +367,4 @@ impl Model {
             }
         };
     }
-}
-
-/// The [`ReferenceStateMachine`] over [`Model`].
-#[derive(Debug)]
-pub struct Reference;
-
-fn any_fd_kind() -> impl Strategy<Value = FdKind> {
-    proptest::sample::select(FdKind::ALL.to_vec())
-}
-
-fn picks() -> impl Strategy<Value = Vec<Index>> {
-    proptest::collection::vec(any::<Index>(), 0..=MAX_SEND)
-}
-
-impl ReferenceStateMachine for Reference {
-    type State = Model;
-    type Transition = Op;
-
-    fn init_state() -> BoxedStrategy<Model> {
-        (
-            any_kind(),
-            proptest::collection::vec(any_fd_kind(), POOL),
-            any::<bool>(),
-        )
-            .prop_map(|(kind, pool, passcred)| Model::new(kind, pool, passcred))
-            .boxed()
-    }
-
-    fn transitions(_state: &Model) -> BoxedStrategy<Op> {
-        // Every operation is valid in every state (one that does not apply
-        // expects nothing), so shrinking may drop any step.
-        prop_oneof![
-            6 => (picks(), 1..=MAX_PAYLOAD).prop_map(|(picks, len)| Op::Send { picks, len }),
-            6 => (0..=MAX_CAP, any::<bool>(), any::<bool>())
-                .prop_map(|(cap, peek, cloexec)| Op::Recv { cap, peek, cloexec }),
-            2 => (0..=MAX_CAP, any::<bool>(), any::<bool>(), 0..MAX_SEND)
-                .prop_map(|(cap, peek, cloexec, room)| Op::RecvAtLimit { cap, peek, cloexec, room }),
-            3 => (picks(), 1..=MAX_PAYLOAD, 0..=MAX_CAP, any::<bool>(), 1..=MAX_SIGNALS)
-                .prop_map(|(picks, len, cap, cloexec, signals)| Op::RecvInterrupted {
-                    picks, len, cap, cloexec, signals
-                }),
-            2 => any::<Index>().prop_map(Op::CloseOriginal),
-            2 => Just(Op::CloseReceived),
-            1 => Just(Op::ShutdownSender),
-            1 => Just(Op::DropSender),
-            1 => Just(Op::DropReceiver),
-            1 => (
-                proptest::collection::vec((picks(), 1..=MAX_PAYLOAD), 0..=MAX_PEER_MSGS),
-                any::<Index>(),
-                any::<bool>(),
-            )
-                .prop_map(|(msgs, sent, unread)| Op::KillPeer { msgs, sent, unread }),
-        ]
-        .boxed()
-    }
-
-    fn apply(mut state: Model, op: &Op) -> Model {
-        state.step(op);
-        state
-    }
-}
-
-/// One case of property 10: the initial state, the operations, and the
-/// counter `proptest-state-machine` uses while shrinking. Its `Debug` is
-/// the readable summary a failure prints ([`summary`]).
-pub struct Case {
-    /// The initial state.
-    pub initial: Model,
-    /// The operations, in order.
-    pub ops: Vec<Op>,
-    /// `proptest-state-machine`'s count of the operations applied.
-    pub seen: Option<Arc<AtomicUsize>>,
-}
-
-impl fmt::Debug for Case {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&summary(&self.initial, &self.ops))
-    }
-}
-
-/// The cases of property 10: `steps` operations each.
-pub fn cases(steps: std::ops::Range<usize>) -> impl Strategy<Value = Case> {
-    Reference::sequential_strategy(steps).prop_map(|(initial, ops, seen)| Case {
-        initial,
-        ops,
-        seen,
-    })
-}
-
-/// The case as a failure shows it: the pair, the pool, then every
-/// operation with what the model expected of it.
-pub fn summary(initial: &Model, ops: &[Op]) -> String {
-    let pool: Vec<&str> = initial.pool.iter().map(|k| k.name()).collect();
-    let mut out = format!(
-        "{:?} pair, SO_PASSCRED {}, originals {pool:?}, {} operation(s):\n",
-        initial.kind,
-        if initial.passcred { "on" } else { "off" },
-        ops.len()
-    );
-    let mut m = initial.clone();
-    for (i, op) in ops.iter().enumerate() {
-        m.step(op);
-        out.push_str(&format!("  {:>2}. {op}  ->  {}\n", i + 1, m.expect));
-    }
-    out
 }

@@ -2,13 +2,13 @@
 //! pair. The reference (`inflight_proptests::model`) is a FIFO of messages
 //! in flight; operations are send, receive or peek with a random capacity,
 //! close an original, close what was received, shut down or drop either
-//! end, and three faults: a receive with `RLIMIT_NOFILE` lowered, a
-//! blocking receive interrupted by signals, and the sender handed to a
-//! child process that is killed mid-transfer. After every step the
-//! process's open descriptors are exactly the ones open before the case
-//! plus the ones the test holds (no leak, no double close: the test kit's
-//! descriptor table), and every delivered descriptor is the same open file
-//! description as its original (the kit's oracle).
+//! end, open a new pair once both are closed, and three faults: a receive
+//! with `RLIMIT_NOFILE` lowered, a blocking receive interrupted by signals,
+//! and the sender handed to a child process that is killed mid-transfer.
+//! After every step the process's open descriptors are exactly the ones
+//! open before the case plus the ones the test holds (no leak, no double
+//! close: the test kit's descriptor table), and every delivered descriptor
+//! is the same open file description as its original (the kit's oracle).
 
 use std::collections::BTreeSet;
 use std::io::IoSliceMut;
@@ -254,6 +254,21 @@ impl System {
     }
 }
 
+/// A new non-blocking pair of the model's kind, `SO_PASSCRED` on the
+/// receiver as the model says.
+fn pair(model: &Model) -> (OwnedFd, OwnedFd) {
+    let (sender, receiver) = inflight::socketpair(model.kind).expect("socketpair");
+    inflight::set_nonblocking(&sender, true).expect("O_NONBLOCK");
+    inflight::set_nonblocking(&receiver, true).expect("O_NONBLOCK");
+    if model.passcred {
+        // Set directly, not through inflight: the credentials check judges
+        // inflight's receive, not its setter.
+        sockopt::set_int(receiver.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1)
+            .expect("SO_PASSCRED");
+    }
+    (sender, receiver)
+}
+
 fn errno(e: &inflight::Error) -> Option<i32> {
     e.io_error().and_then(std::io::Error::raw_os_error)
 }
@@ -292,15 +307,7 @@ impl StateMachineTest for Test {
             .expect("read /proc/self/fd")
             .into_iter()
             .collect();
-        let (sender, receiver) = inflight::socketpair(model.kind).expect("socketpair");
-        inflight::set_nonblocking(&sender, true).expect("O_NONBLOCK");
-        inflight::set_nonblocking(&receiver, true).expect("O_NONBLOCK");
-        if model.passcred {
-            // Set directly, not through inflight: the credentials check
-            // below judges inflight's receive, not its setter.
-            sockopt::set_int(receiver.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1)
-                .expect("SO_PASSCRED");
-        }
+        let (sender, receiver) = pair(model);
         let mut originals = Vec::new();
         let mut keep = Vec::new();
         let mut witnesses = Vec::new();
@@ -377,6 +384,11 @@ impl StateMachineTest for Test {
             }
             (Expect::DroppedSender, _) => sys.sender = None,
             (Expect::DroppedReceiver, _) => sys.receiver = None,
+            (Expect::Reopened, _) => {
+                let (sender, receiver) = pair(model);
+                sys.sender = Some(sender);
+                sys.receiver = Some(receiver);
+            }
             (expect, op) => panic!("{what}: the model expects {expect:?} of {op:?}"),
         }
         sys

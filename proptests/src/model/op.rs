@@ -75,6 +75,8 @@ pub enum Op {
     DropSender,
     /// Close the receiver end (the kernel discards what is queued).
     DropReceiver,
+    /// Open a new pair of the same kind once both ends are closed.
+    Reopen,
     /// Hand the sender end to a child process (this process keeps no
     /// copy), which sends the first `sent` of `msgs`, one at a time, and is
     /// then killed (`SIGKILL`) and reaped. With `unread`, this process first
@@ -105,6 +107,7 @@ impl Op {
             Op::DropSender => "drop_sender",
             Op::DropReceiver => "drop_receiver",
             Op::KillPeer { .. } => "kill_peer",
+            Op::Reopen => "reopen",
         }
     }
 }
@@ -154,6 +157,7 @@ impl fmt::Display for Op {
             Op::ShutdownSender => f.write_str("shutdown(SHUT_WR) the sender"),
             Op::DropSender => f.write_str("drop the sender"),
             Op::DropReceiver => f.write_str("drop the receiver"),
+            Op::Reopen => f.write_str("open a new pair"),
             Op::KillPeer { msgs, sent, unread } => write!(
                 f,
                 "child peer sends {} of {} message(s){}, SIGKILL",
@@ -249,6 +253,8 @@ pub enum Expect {
     DroppedSender,
     /// The receiver end is closed.
     DroppedReceiver,
+    /// A new pair is open.
+    Reopened,
 }
 
 impl Expect {
@@ -273,6 +279,7 @@ impl Expect {
             Expect::Closed(_) | Expect::ClosedReceived => "closed",
             Expect::Shutdown => "shut_down",
             Expect::DroppedSender | Expect::DroppedReceiver => "dropped",
+            Expect::Reopened => "reopened",
         }
     }
 }
@@ -313,6 +320,7 @@ impl fmt::Display for Expect {
             Expect::Shutdown => f.write_str("sender shut down"),
             Expect::DroppedSender => f.write_str("sender closed"),
             Expect::DroppedReceiver => f.write_str("receiver closed"),
+            Expect::Reopened => f.write_str("new pair open"),
         }
     }
 }

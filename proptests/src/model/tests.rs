@@ -1,5 +1,7 @@
 //! The model's own checks: the measured kernel behaviour it encodes.
 
+use proptest::prelude::*;
+
 use super::*;
 
 fn model(kind: SocketKind) -> Model {
@@ -237,4 +239,48 @@ fn interrupted_receive_applies_only_to_an_empty_queue() {
     send(&mut m, 0, 1);
     m.step(&op);
     assert_eq!(m.expect, Expect::Nothing);
+}
+
+#[test]
+fn reopen_only_after_both_ends_close_and_starts_clean() {
+    let mut m = model(SocketKind::SeqPacket);
+    send(&mut m, 1, 2);
+    m.step(&Op::Reopen);
+    assert_eq!(m.expect, Expect::Nothing);
+    m.step(&Op::DropReceiver);
+    assert!(m.reset_pending);
+    m.step(&Op::Reopen);
+    assert_eq!(m.expect, Expect::Nothing);
+    m.step(&Op::DropSender);
+    m.step(&Op::Reopen);
+    assert_eq!(m.expect, Expect::Reopened);
+    assert!(m.sender_open && m.receiver_open && !m.reset_pending);
+    send(&mut m, 1, 2);
+    assert!(matches!(m.expect, Expect::Sent(_)));
+    assert_eq!(m.seq, 2, "payload numbering goes on");
+}
+
+/// The generator steers towards operations that apply: from every state a
+/// generated case reaches, the next operation does something (only
+/// shrinking, which drops steps, leaves some that do not apply).
+#[test]
+fn generated_operations_apply_in_their_state() {
+    use proptest::strategy::ValueTree;
+    // PROPTEST_CASES scales it like every property.
+    let mut runner = proptest::test_runner::TestRunner::default();
+    let strategy = cases(1..40);
+    for _ in 0..runner.config().cases {
+        let case = strategy.new_tree(&mut runner).unwrap().current();
+        let mut m = case.initial.clone();
+        for (i, op) in case.ops.iter().enumerate() {
+            m.step(op);
+            assert_ne!(
+                m.expect,
+                Expect::Nothing,
+                "step {} does not apply:\n{}",
+                i + 1,
+                summary(&case.initial, &case.ops)
+            );
+        }
+    }
 }
