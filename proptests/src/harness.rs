@@ -4,6 +4,7 @@
 //! report a skipped check, the policy for identities the oracle cannot
 //! decide, and the counters of cases and operations.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +16,9 @@ use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestE
 
 static OPS: AtomicU64 = AtomicU64::new(0);
 static CASES: AtomicU64 = AtomicU64::new(0);
+/// Per kind of operation and outcome: how many.
+type Kinds = BTreeMap<(&'static str, &'static str), u64>;
+static OP_KINDS: Mutex<Kinds> = Mutex::new(BTreeMap::new());
 
 /// The environment variable that turns an identity the oracle cannot
 /// decide (no `kcmp`, and status flags that cannot be flipped) from a
@@ -26,6 +30,14 @@ pub const ALLOW_UNKNOWN_IDENTITY: &str = "INFLIGHT_ALLOW_UNKNOWN_IDENTITY";
 /// the soak totals.
 pub fn count_ops(n: u64) {
     OPS.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Counts one operation of kind `op` that ended as `outcome` (one word:
+/// `received`, `receiver_limit`, `not_applicable`...), for the soak's
+/// per-kind totals. Call [`count_ops`] for the total as well.
+pub fn count_op_kind(op: &'static str, outcome: &'static str) {
+    let mut kinds = OP_KINDS.lock().unwrap_or_else(|e| e.into_inner());
+    *kinds.entry((op, outcome)).or_default() += 1;
 }
 
 /// Runs one property: `cases` from `PROPTEST_CASES` (never hard-coded),
@@ -78,6 +90,10 @@ pub fn run_property<S>(
     let cases = CASES.load(Ordering::Relaxed) - cases_before;
     let ops = OPS.load(Ordering::Relaxed) - ops_before;
     record_stats(name, cases, ops);
+    let kinds = std::mem::take(&mut *OP_KINDS.lock().unwrap_or_else(|e| e.into_inner()));
+    for ((op, outcome), n) in kinds {
+        record_line(&format!("{name}/{op} {outcome}={n}\n"));
+    }
     match result {
         Ok(()) => {}
         Err(TestError::Abort(reason)) => panic!("property {name} aborted: {reason}"),
@@ -105,11 +121,16 @@ fn regressions_file(source_file: &str) -> &'static str {
 
 /// Appends `name cases=N ops=M` to the file named by
 /// `INFLIGHT_PROPTEST_STATS`, when set (`ci/soak.sh` sums these lines).
+/// After it come the per-kind counts of [`count_op_kind`], one line each:
+/// `name/op outcome=N`.
 pub fn record_stats(name: &str, cases: u64, ops: u64) {
+    record_line(&format!("{name} cases={cases} ops={ops}\n"));
+}
+
+fn record_line(line: &str) {
     let Some(path) = std::env::var_os("INFLIGHT_PROPTEST_STATS") else {
         return;
     };
-    let line = format!("{name} cases={cases} ops={ops}\n");
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -8,6 +8,9 @@
 //! * [`exchange`]: sending and receiving plans over real sockets, with the
 //!   stream-barrier accounting;
 //! * [`model`]: the reference state machine (a FIFO of in-flight messages);
+//! * [`faults`]: the faults property 10 injects: a lowered `RLIMIT_NOFILE`,
+//!   signals interrupting a blocking receive, a child peer killed
+//!   mid-transfer;
 //! * [`delivered`]: checks over everything a plan delivered (counts,
 //!   payloads, identity, credentials and pidfd, repeats);
 //! * [`check`]: identity (the test kit's oracle), offsets, flags and "does
@@ -29,6 +32,7 @@
 pub mod check;
 pub mod delivered;
 pub mod exchange;
+pub mod faults;
 pub mod fds;
 pub mod harness;
 pub mod model;

@@ -6,18 +6,31 @@
 //! [`Model::expect`] what the real system must do (the exact bytes, which
 //! originals arrive, which error), so the test in
 //! `tests/state_machine.rs` only executes and compares. What the kernel does
-//! at the edges (a dead peer, a shut-down sender, end of stream), per socket
-//! kind, was measured on Linux 6.18 and is written down in [`Model::step`].
+//! at the edges (a dead peer, a shut-down sender, end of stream, a reset, a
+//! full descriptor table), per socket kind, was measured on Linux 6.18 and
+//! is written down in [`Model::step`] and its helpers.
+//!
+//! Once both ends are closed, [`Op::Reopen`] starts a new pair of the same
+//! kind (the originals and what was received stay as they are).
+//!
+//! Besides the ordinary operations there are three faults: a receive with
+//! `RLIMIT_NOFILE` lowered ([`Op::RecvAtLimit`]), a blocking receive
+//! interrupted by signals ([`Op::RecvInterrupted`]) and a peer process
+//! killed mid-transfer ([`Op::KillPeer`]).
 
 use std::collections::VecDeque;
 
 use inflight::SocketKind;
 use inflight_testkit::FdKind;
-use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest_state_machine::ReferenceStateMachine;
 
-use crate::plan::any_kind;
+mod op;
+mod reference;
+#[cfg(test)]
+mod tests;
+
+pub use op::{Expect, Msg, Op};
+pub use reference::{cases, summary, Case, Reference};
 
 /// Originals in the pool.
 pub const POOL: usize = 4;
@@ -27,95 +40,10 @@ pub const MAX_SEND: usize = 6;
 pub const MAX_CAP: usize = 8;
 /// Largest payload per send.
 pub const MAX_PAYLOAD: usize = 48;
-
-/// A message in flight: its payload and the pool indices it carries.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Msg {
-    /// The bytes.
-    pub payload: Vec<u8>,
-    /// Which originals, in order, with repeats.
-    pub fds: Vec<usize>,
-}
-
-/// One operation.
-#[derive(Clone, Debug)]
-pub enum Op {
-    /// Send `len` bytes with the originals picked among those still open.
-    Send {
-        /// Picks among the open originals (none when all are closed).
-        picks: Vec<Index>,
-        /// Payload length.
-        len: usize,
-    },
-    /// Receive (or peek) with room for `cap` descriptors.
-    Recv {
-        /// Capacity.
-        cap: usize,
-        /// `MSG_PEEK`.
-        peek: bool,
-        /// `MSG_CMSG_CLOEXEC`.
-        cloexec: bool,
-    },
-    /// Close one original (picked among the open ones).
-    CloseOriginal(Index),
-    /// Close every descriptor received so far.
-    CloseReceived,
-    /// `shutdown(SHUT_WR)` on the sender.
-    ShutdownSender,
-    /// Close the sender end.
-    DropSender,
-    /// Close the receiver end (the kernel discards what is queued).
-    DropReceiver,
-}
-
-/// What the last operation must have done.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Expect {
-    /// Nothing (the operation does not apply in this state).
-    Nothing,
-    /// The send is accepted: `msg` is queued.
-    Sent(Msg),
-    /// The send fails with `errno`; nothing is queued.
-    SendFails {
-        /// The message attempted.
-        msg: Msg,
-        /// The error number.
-        errno: i32,
-    },
-    /// The receive returns `bytes` and the originals `fds`, in order; the
-    /// test keeps the received descriptors.
-    Received {
-        /// The payload bytes.
-        bytes: Vec<u8>,
-        /// Which originals arrive.
-        fds: Vec<usize>,
-    },
-    /// The receive fails with `ControlBufferFull`: the message of `bytes`
-    /// carried `fds`, more than `cap`; between `cap` and all of them arrive
-    /// (a prefix, handed back in the error, which the test then closes).
-    Truncated {
-        /// The payload bytes.
-        bytes: Vec<u8>,
-        /// Which originals were sent.
-        fds: Vec<usize>,
-        /// The capacity asked for.
-        cap: usize,
-    },
-    /// The receive finds nothing: `WouldBlock` (non-blocking sockets).
-    WouldBlock,
-    /// The receive reports end of stream: `Ok`, 0 bytes, no descriptors.
-    Eof,
-    /// Original `i` is closed.
-    Closed(usize),
-    /// Every received descriptor is closed.
-    ClosedReceived,
-    /// The sender is shut down for writing.
-    Shutdown,
-    /// The sender end is closed.
-    DroppedSender,
-    /// The receiver end is closed.
-    DroppedReceiver,
-}
+/// At most this many messages given to the child peer.
+pub const MAX_PEER_MSGS: usize = 3;
+/// At most this many signals per interrupted receive.
+pub const MAX_SIGNALS: usize = 3;
 
 /// The reference state.
 #[derive(Clone, Debug)]
@@ -129,7 +57,7 @@ pub struct Model {
     pub passcred: bool,
     /// Which originals are still open.
     pub open: Vec<bool>,
-    /// The sender end is open.
+    /// The sender end is open (in this process, or in the live child).
     pub sender_open: bool,
     /// The sender end is shut down for writing.
     pub sender_shut: bool,
@@ -141,6 +69,9 @@ pub struct Model {
     /// Datagram: the kernel already dropped the dead peer (after the first
     /// `ECONNREFUSED`, sends fail with `ENOTCONN`).
     pub disconnected: bool,
+    /// The child peer died with data unread: the receiver has a pending
+    /// `ECONNRESET` (stream and seqpacket).
+    pub recv_reset: bool,
     /// Messages in flight, oldest first.
     pub queue: VecDeque<Msg>,
     /// Received descriptors the test holds.
@@ -161,8 +92,50 @@ pub fn payload(seq: u32, len: usize) -> Vec<u8> {
 }
 
 impl Model {
+    /// A fresh pair of `kind`, every original of `pool` open.
+    pub fn new(kind: SocketKind, pool: Vec<FdKind>, passcred: bool) -> Model {
+        Model {
+            kind,
+            passcred,
+            open: vec![true; pool.len()],
+            pool,
+            sender_open: true,
+            sender_shut: false,
+            receiver_open: true,
+            reset_pending: false,
+            disconnected: false,
+            recv_reset: false,
+            queue: VecDeque::new(),
+            held: 0,
+            seq: 0,
+            expect: Expect::Nothing,
+        }
+    }
+
     fn open_indices(&self) -> Vec<usize> {
         (0..self.pool.len()).filter(|&i| self.open[i]).collect()
+    }
+
+    /// The next message: numbered, carrying the picked open originals.
+    fn new_msg(&mut self, picks: &[Index], len: usize, child: bool) -> Msg {
+        let open = self.open_indices();
+        let fds = if open.is_empty() {
+            Vec::new()
+        } else {
+            picks.iter().map(|p| open[p.index(open.len())]).collect()
+        };
+        self.seq += 1;
+        Msg {
+            payload: payload(self.seq, len),
+            fds,
+            child,
+        }
+    }
+
+    /// A send from this process now cannot fail: both ends open, nothing
+    /// shut down (and so no pending reset or disconnection).
+    fn send_clear(&self) -> bool {
+        self.sender_open && !self.sender_shut && self.receiver_open
     }
 
     /// The errno of a send now, if it must fail (and what the failure
@@ -196,27 +169,117 @@ impl Model {
         }
     }
 
-    /// What a receive takes from the front of the queue: how many messages
-    /// and the originals that come with them. Stream: every message up to
-    /// and including the first that carries descriptors (a receive merges
-    /// data-only writes but stops after descriptors); others: one message.
-    fn front(&self) -> (usize, Vec<u8>, Vec<usize>) {
+    /// What a receive takes from the front of the queue: how many messages,
+    /// their bytes, the originals that come with them and whether the child
+    /// wrote them. Stream: every message up to and including the first that
+    /// carries descriptors (a receive merges data-only writes but stops
+    /// after descriptors), and with `SO_PASSCRED` never across writers (the
+    /// kernel does not glue messages with different credentials); others:
+    /// one message.
+    fn front(&self) -> (usize, Vec<u8>, Vec<usize>, bool) {
+        let child = self.queue[0].child;
         match self.kind {
             SocketKind::Stream => {
                 let mut bytes = Vec::new();
                 for (i, m) in self.queue.iter().enumerate() {
+                    if self.passcred && m.child != child {
+                        return (i, bytes, Vec::new(), child);
+                    }
                     bytes.extend_from_slice(&m.payload);
                     if !m.fds.is_empty() {
-                        return (i + 1, bytes, m.fds.clone());
+                        return (i + 1, bytes, m.fds.clone(), child);
                     }
                 }
-                (self.queue.len(), bytes, Vec::new())
+                (self.queue.len(), bytes, Vec::new(), child)
             }
             SocketKind::SeqPacket | SocketKind::Datagram => {
                 let m = &self.queue[0];
-                (1, m.payload.clone(), m.fds.clone())
+                (1, m.payload.clone(), m.fds.clone(), child)
             }
         }
+    }
+
+    /// A receive (or peek) with capacity `cap`; `room`: how many
+    /// descriptors still fit under `RLIMIT_NOFILE` (`None`: plenty).
+    ///
+    /// A pending reset comes first on seqpacket and after the queued data
+    /// on a stream, once, peek or not. The kernel installs descriptors
+    /// until the capacity or the limit stops it and sets `MSG_CTRUNC` when
+    /// some were left: below the capacity that is `ReceiverLimit` with
+    /// exactly the ones installed; at or above it `ControlBufferFull`.
+    /// Either way the message is consumed unless peeked.
+    fn receive(&mut self, cap: usize, peek: bool, room: Option<usize>) -> Expect {
+        if !self.receiver_open {
+            return Expect::Nothing;
+        }
+        let reset_now = match self.kind {
+            SocketKind::SeqPacket => true,
+            SocketKind::Stream => self.queue.is_empty(),
+            SocketKind::Datagram => false,
+        };
+        if self.recv_reset && reset_now {
+            self.recv_reset = false;
+            return Expect::RecvFails(libc::ECONNRESET);
+        }
+        if self.queue.is_empty() {
+            let ended = !self.sender_open || self.sender_shut;
+            return if ended && self.kind != SocketKind::Datagram {
+                Expect::Eof
+            } else {
+                Expect::WouldBlock
+            };
+        }
+        let (taken, bytes, fds, child) = self.front();
+        if !peek {
+            self.queue.drain(..taken);
+        }
+        let room = room.unwrap_or(usize::MAX);
+        if room < cap.min(fds.len()) {
+            Expect::Limited { bytes, fds, room }
+        } else if fds.len() > cap {
+            let most = fds.len().min(room);
+            Expect::Truncated {
+                bytes,
+                fds,
+                cap,
+                most,
+            }
+        } else {
+            self.held += fds.len();
+            Expect::Received { bytes, fds, child }
+        }
+    }
+
+    /// The blocking receive on an empty queue that another thread's send
+    /// completes.
+    fn interrupted(&mut self, picks: &[Index], len: usize, cap: usize) -> Expect {
+        if !self.send_clear() || !self.queue.is_empty() || self.recv_reset {
+            return Expect::Nothing;
+        }
+        let msg = self.new_msg(picks, len, false);
+        self.queue.push_back(msg.clone());
+        let recv = Box::new(self.receive(cap, false, None));
+        Expect::Interrupted { msg, recv }
+    }
+
+    /// The sender handed to a child that sends some messages and dies. The
+    /// messages it sent stay queued with their descriptors (in flight, they
+    /// outlive the sender); then the pair is as after a closed sender, and
+    /// unread data in the child's socket leaves a reset on the receiver
+    /// (stream, seqpacket).
+    fn kill_peer(&mut self, msgs: &[(Vec<Index>, usize)], sent: &Index, unread: bool) -> Expect {
+        if !self.send_clear() {
+            return Expect::Nothing;
+        }
+        let msgs: Vec<Msg> = msgs
+            .iter()
+            .map(|(picks, len)| self.new_msg(picks, *len, true))
+            .collect();
+        let sent = sent.index(msgs.len() + 1);
+        self.queue.extend(msgs[..sent].iter().cloned());
+        self.sender_open = false;
+        self.recv_reset = unread && self.kind != SocketKind::Datagram;
+        Expect::PeerKilled { msgs, sent, unread }
     }
 
     /// Applies `op`, setting [`Model::expect`].
@@ -226,17 +289,7 @@ impl Model {
                 if !self.sender_open {
                     Expect::Nothing
                 } else {
-                    let open = self.open_indices();
-                    let fds: Vec<usize> = if open.is_empty() {
-                        Vec::new()
-                    } else {
-                        picks.iter().map(|p| open[p.index(open.len())]).collect()
-                    };
-                    self.seq += 1;
-                    let msg = Msg {
-                        payload: payload(self.seq, *len),
-                        fds,
-                    };
+                    let msg = self.new_msg(picks, *len, false);
                     match self.send_error() {
                         Some(errno) => Expect::SendFails { msg, errno },
                         None => {
@@ -246,33 +299,14 @@ impl Model {
                     }
                 }
             }
-            Op::Recv { cap, peek, .. } => {
-                if !self.receiver_open {
-                    Expect::Nothing
-                } else if self.queue.is_empty() {
-                    let ended = !self.sender_open || self.sender_shut;
-                    if ended && self.kind != SocketKind::Datagram {
-                        Expect::Eof
-                    } else {
-                        Expect::WouldBlock
-                    }
-                } else {
-                    let (taken, bytes, fds) = self.front();
-                    if !peek {
-                        self.queue.drain(..taken);
-                    }
-                    if fds.len() > *cap {
-                        Expect::Truncated {
-                            bytes,
-                            fds,
-                            cap: *cap,
-                        }
-                    } else {
-                        self.held += fds.len();
-                        Expect::Received { bytes, fds }
-                    }
-                }
-            }
+            Op::Recv { cap, peek, .. } => self.receive(*cap, *peek, None),
+            Op::RecvAtLimit {
+                cap, peek, room, ..
+            } => self.receive(*cap, *peek, Some(*room)),
+            Op::RecvInterrupted {
+                picks, len, cap, ..
+            } => self.interrupted(picks, *len, *cap),
+            Op::KillPeer { msgs, sent, unread } => self.kill_peer(msgs, sent, *unread),
             Op::CloseOriginal(pick) => {
                 let open = self.open_indices();
                 if open.is_empty() {
@@ -303,6 +337,21 @@ impl Model {
                     Expect::Nothing
                 }
             }
+            Op::Reopen => {
+                if self.sender_open || self.receiver_open {
+                    Expect::Nothing
+                } else {
+                    // Nothing of the old pair is left: its queue went with
+                    // the receiver, its pending errors with both ends.
+                    *self = Model {
+                        open: self.open.clone(),
+                        held: self.held,
+                        seq: self.seq,
+                        ..Model::new(self.kind, self.pool.clone(), self.passcred)
+                    };
+                    Expect::Reopened
+                }
+            }
             Op::DropReceiver => {
                 if self.receiver_open {
                     self.receiver_open = false;
@@ -317,163 +366,5 @@ impl Model {
                 }
             }
         };
-    }
-}
-
-/// The [`ReferenceStateMachine`] over [`Model`].
-#[derive(Debug)]
-pub struct Reference;
-
-fn any_fd_kind() -> impl Strategy<Value = FdKind> {
-    proptest::sample::select(FdKind::ALL.to_vec())
-}
-
-impl ReferenceStateMachine for Reference {
-    type State = Model;
-    type Transition = Op;
-
-    fn init_state() -> BoxedStrategy<Model> {
-        (
-            any_kind(),
-            proptest::collection::vec(any_fd_kind(), POOL),
-            any::<bool>(),
-        )
-            .prop_map(|(kind, pool, passcred)| Model {
-                kind,
-                passcred,
-                open: vec![true; pool.len()],
-                pool,
-                sender_open: true,
-                sender_shut: false,
-                receiver_open: true,
-                reset_pending: false,
-                disconnected: false,
-                queue: VecDeque::new(),
-                held: 0,
-                seq: 0,
-                expect: Expect::Nothing,
-            })
-            .boxed()
-    }
-
-    fn transitions(_state: &Model) -> BoxedStrategy<Op> {
-        // Every operation is valid in every state (one that does not apply
-        // expects nothing), so shrinking may drop any step.
-        prop_oneof![
-            6 => (proptest::collection::vec(any::<Index>(), 0..=MAX_SEND), 1..=MAX_PAYLOAD)
-                .prop_map(|(picks, len)| Op::Send { picks, len }),
-            6 => (0..=MAX_CAP, any::<bool>(), any::<bool>())
-                .prop_map(|(cap, peek, cloexec)| Op::Recv { cap, peek, cloexec }),
-            2 => any::<Index>().prop_map(Op::CloseOriginal),
-            2 => Just(Op::CloseReceived),
-            1 => Just(Op::ShutdownSender),
-            1 => Just(Op::DropSender),
-            1 => Just(Op::DropReceiver),
-        ]
-        .boxed()
-    }
-
-    fn apply(mut state: Model, op: &Op) -> Model {
-        state.step(op);
-        state
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn model(kind: SocketKind) -> Model {
-        Model {
-            kind,
-            pool: vec![FdKind::File; POOL],
-            passcred: false,
-            open: vec![true; POOL],
-            sender_open: true,
-            sender_shut: false,
-            receiver_open: true,
-            reset_pending: false,
-            disconnected: false,
-            queue: VecDeque::new(),
-            held: 0,
-            seq: 0,
-            expect: Expect::Nothing,
-        }
-    }
-
-    /// Sends `n` descriptors (which ones does not matter here: the pool is
-    /// all files).
-    fn send(m: &mut Model, n: usize, len: usize) {
-        use proptest::strategy::ValueTree;
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let picks = (0..n)
-            .map(|_| any::<Index>().new_tree(&mut runner).unwrap().current())
-            .collect();
-        m.step(&Op::Send { picks, len });
-    }
-
-    #[test]
-    fn stream_receive_merges_data_up_to_the_first_descriptors() {
-        let mut m = model(SocketKind::Stream);
-        send(&mut m, 0, 3);
-        send(&mut m, 1, 3);
-        send(&mut m, 1, 3);
-        m.step(&Op::Recv {
-            cap: 4,
-            peek: false,
-            cloexec: true,
-        });
-        match &m.expect {
-            Expect::Received { bytes, fds } => {
-                assert_eq!(bytes.len(), 6);
-                assert_eq!(fds.len(), 1);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(m.queue.len(), 1);
-        assert_eq!(m.held, 1);
-    }
-
-    #[test]
-    fn seqpacket_reports_reset_once_then_epipe() {
-        let mut m = model(SocketKind::SeqPacket);
-        send(&mut m, 0, 2);
-        m.step(&Op::DropReceiver);
-        send(&mut m, 0, 2);
-        assert!(matches!(
-            m.expect,
-            Expect::SendFails {
-                errno: libc::ECONNRESET,
-                ..
-            }
-        ));
-        send(&mut m, 0, 2);
-        assert!(matches!(
-            m.expect,
-            Expect::SendFails {
-                errno: libc::EPIPE,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn truncation_consumes_unless_peeking() {
-        let mut m = model(SocketKind::Datagram);
-        send(&mut m, 3, 2);
-        m.step(&Op::Recv {
-            cap: 1,
-            peek: true,
-            cloexec: false,
-        });
-        assert!(matches!(m.expect, Expect::Truncated { cap: 1, .. }));
-        assert_eq!(m.queue.len(), 1);
-        m.step(&Op::Recv {
-            cap: 1,
-            peek: false,
-            cloexec: false,
-        });
-        assert!(m.queue.is_empty());
-        assert_eq!(m.held, 0);
     }
 }
