@@ -340,7 +340,10 @@ mod tests {
         let mut e = Error::from(io::Error::from_raw_os_error(libc::ENOPROTOOPT));
         e.set_kind(ErrorKind::Unsupported);
         assert_eq!(e.kind(), ErrorKind::Unsupported);
-        assert_eq!(e.io_error().unwrap().raw_os_error(), Some(libc::ENOPROTOOPT));
+        assert_eq!(
+            e.io_error().unwrap().raw_os_error(),
+            Some(libc::ENOPROTOOPT)
+        );
     }
 
     /// `source()` is the system call's error; `Debug` shows the kind, the
@@ -367,6 +370,9 @@ mod tests {
         let d = Error::with_detail(ErrorKind::InvalidControl, "level 7");
         let debug = format!("{d:?}");
         assert!(debug.contains("detail: \"level 7\""), "{debug}");
-        assert!(!debug.contains("capacity"), "no figures without a truncation: {debug}");
+        assert!(
+            !debug.contains("capacity"),
+            "no figures without a truncation: {debug}"
+        );
     }
 }
