@@ -18,6 +18,8 @@
 //! - [`guard`]: the descriptor-leak guard and the process-wide lock it holds.
 //! - [`oracle`]: are two descriptors the same open file description.
 //! - [`probe`]: what the kernel supports, asked with raw system calls.
+//! - [`seccomp`]: deny one system call to a thread, as container
+//!   runtimes do.
 //! - [`sockopt`]: raw `int` socket options, and feature probes that say
 //!   "missing" only on `ENOPROTOOPT`.
 //!
@@ -40,6 +42,7 @@ pub mod oracle;
 pub mod probe;
 pub mod raw;
 pub mod reference;
+pub mod seccomp;
 pub mod sockopt;
 
 pub use aligned::AlignedBuf;
