@@ -135,3 +135,18 @@ pub struct Received<F> {
     /// A pidfd of the sender, when `SO_PASSPIDFD` is on (Linux 6.5+).
     pub pidfd: Option<OwnedFd>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Turning a flag on twice keeps it on; off clears only that flag.
+    #[test]
+    fn flags_are_set_not_toggled() {
+        let o = RecvOptions::new().cloexec(true).peek(true).peek(true);
+        assert_eq!(o.flags(), CMSG_CLOEXEC | libc::MSG_PEEK);
+        let o = o.nonblocking(true).nonblocking(true).peek(false);
+        assert_eq!(o.flags(), CMSG_CLOEXEC | libc::MSG_DONTWAIT);
+        assert_eq!(o.cloexec(false).flags(), libc::MSG_DONTWAIT);
+    }
+}

@@ -227,3 +227,43 @@ pub fn set_nonblocking(fd: &impl AsFd, on: bool) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_name() {
+        for kind in SocketKind::ALL {
+            assert_eq!(kind.name().parse::<SocketKind>().unwrap(), kind);
+            assert_eq!(kind.to_string(), kind.name());
+        }
+        let names: Vec<_> = SocketKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names, ["stream", "seqpacket", "dgram"]);
+        assert_eq!(
+            "datagram".parse::<SocketKind>().unwrap(),
+            SocketKind::Datagram
+        );
+        let e = "raw".parse::<SocketKind>().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("\"raw\""), "{e}");
+        let kept: Vec<_> = SocketKind::ALL.map(SocketKind::keeps_boundaries).to_vec();
+        assert_eq!(kept, [false, true, true]);
+    }
+
+    /// Setting non-blocking mode twice keeps it; clearing clears it.
+    #[test]
+    fn nonblocking_is_set_not_toggled() {
+        let (a, _b) = socketpair(SocketKind::Stream).unwrap();
+        let on = |fd: &OwnedFd| {
+            let fl = nix::fcntl::fcntl(fd.as_fd(), nix::fcntl::FcntlArg::F_GETFL).unwrap();
+            fl & libc::O_NONBLOCK != 0
+        };
+        set_nonblocking(&a, true).unwrap();
+        set_nonblocking(&a, true).unwrap();
+        assert!(on(&a));
+        set_nonblocking(&a, false).unwrap();
+        set_nonblocking(&a, false).unwrap();
+        assert!(!on(&a));
+    }
+}

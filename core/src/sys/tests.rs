@@ -259,3 +259,52 @@ fn dropping_an_fd_array_closes_exactly_its_own() {
     );
     drop((below, above, between));
 }
+
+/// The array's accessors, its iterator from both ends, `Debug` and the
+/// error that hands a descriptor back when it is full.
+#[test]
+fn fd_array_accessors() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut a = crate::FdArray::<3>::new();
+    assert!(a.is_empty() && !a.is_full());
+    assert_eq!((a.len(), a.capacity()), (0, 3));
+    let nums: Vec<RawFd> = (0..3)
+        .map(|_| {
+            let fd = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+            let n = fd.as_raw_fd();
+            a.push(fd).unwrap();
+            n
+        })
+        .collect();
+    assert!(a.is_full() && !a.is_empty());
+    let extra = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+    let extra_num = extra.as_raw_fd();
+    let err = a.push(extra).unwrap_err();
+    assert_eq!(err.to_string(), "insufficient capacity");
+    assert_eq!(
+        err.into_inner().as_raw_fd(),
+        extra_num,
+        "handed back, not closed"
+    );
+    let slice: Vec<RawFd> = a.as_slice().iter().map(AsRawFd::as_raw_fd).collect();
+    assert_eq!(slice, nums);
+    assert_eq!(format!("{a:?}"), format!("{nums:?}"));
+
+    let last = a.pop().expect("a full array pops");
+    assert_eq!(last.as_raw_fd(), nums[2]);
+    let mut it = a.into_iter();
+    assert_eq!(it.size_hint(), (2, Some(2)));
+    assert_eq!(format!("{it:?}"), format!("{:?}", &nums[..2]));
+    assert_eq!(it.next_back().unwrap().as_raw_fd(), nums[1]);
+    assert_eq!(it.size_hint(), (1, Some(1)));
+    assert_eq!(it.next().unwrap().as_raw_fd(), nums[0]);
+    assert!(it.next().is_none());
+
+    let mut b = crate::FdArray::<2>::new();
+    b.push(last).unwrap();
+    let v = b.into_vec();
+    assert_eq!(
+        v.iter().map(AsRawFd::as_raw_fd).collect::<Vec<_>>(),
+        [nums[2]]
+    );
+}
