@@ -110,10 +110,9 @@ fn blocking_batch_receive_survives_a_signal() {
     assert_eq!(got, Ok((4, 1)), "EINTR was retried, not returned");
 }
 
-/// A batch send blocked on a full socket buffer, interrupted, carries on
-/// once the receiver reads.
-#[test]
-fn blocking_batch_send_survives_a_signal() {
+/// A seqpacket pair whose sending end (`a`) is blocking and whose buffer
+/// is full: how many 512-byte messages filled it.
+fn full_pair() -> (OwnedFd, OwnedFd, usize) {
     let (a, b) = inflight::socketpair(SocketKind::SeqPacket).unwrap();
     inflight::set_nonblocking(&a, true).unwrap();
     let mut filled = 0;
@@ -125,6 +124,43 @@ fn blocking_batch_send_survives_a_signal() {
         }
     }
     inflight::set_nonblocking(&a, false).unwrap();
+    (a, b, filled)
+}
+
+/// Receives `filled` 512-byte messages, then "late" with one descriptor.
+fn drain_then_late(b: &OwnedFd, filled: usize) {
+    let mut buf = [0u8; 512];
+    for _ in 0..filled {
+        inflight::recv_fds::<1>(b, &mut buf).unwrap();
+    }
+}
+
+fn assert_late_arrives(b: &OwnedFd) {
+    let mut buf = [0u8; 4];
+    let last = inflight::recv_fds::<1>(b, &mut buf).unwrap();
+    assert_eq!((&buf, last.fds.len()), (b"late", 1));
+}
+
+/// A send blocked on a full socket buffer, interrupted, carries on once
+/// the receiver reads.
+#[test]
+fn blocking_send_survives_a_signal() {
+    let (a, b, filled) = full_pair();
+    let got = interrupted_three_times(
+        move || {
+            let f = std::fs::File::open("/dev/null").unwrap();
+            inflight::send_fds(&a, b"late", &[f.as_fd()]).map_err(|e| e.to_string())
+        },
+        || drain_then_late(&b, filled),
+    );
+    assert_eq!(got, Ok(4), "EINTR was retried, not returned");
+    assert_late_arrives(&b);
+}
+
+/// The same for a batch send (`sendmmsg`).
+#[test]
+fn blocking_batch_send_survives_a_signal() {
+    let (a, b, filled) = full_pair();
     let got = interrupted_three_times(
         move || {
             let f = std::fs::File::open("/dev/null").unwrap();
@@ -133,15 +169,8 @@ fn blocking_batch_send_survives_a_signal() {
                 .send(&a, &[Message::new(b"late", &fds)])
                 .map_err(|e| e.to_string())
         },
-        || {
-            let mut buf = [0u8; 512];
-            for _ in 0..filled {
-                inflight::recv_fds::<1>(&b, &mut buf).unwrap();
-            }
-        },
+        || drain_then_late(&b, filled),
     );
     assert_eq!(got, Ok(1), "EINTR was retried, not returned");
-    let mut buf = [0u8; 4];
-    let last = inflight::recv_fds::<1>(&b, &mut buf).unwrap();
-    assert_eq!((&buf, last.fds.len()), (b"late", 1));
+    assert_late_arrives(&b);
 }

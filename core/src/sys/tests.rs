@@ -308,3 +308,14 @@ fn fd_array_accessors() {
         [nums[2]]
     );
 }
+
+/// A failed socket option call is an error, not a success.
+#[cfg(linux_like)]
+#[test]
+fn socket_options_report_failure() {
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let err = set_int_option(null.as_fd(), libc::SO_PASSCRED, 1).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOTSOCK));
+    let err = get_int_option(null.as_fd(), libc::SO_PASSCRED).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOTSOCK));
+}
