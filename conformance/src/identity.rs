@@ -1,6 +1,6 @@
 //! Comparing the descriptors that came back with the ones sent (identity,
 //! order, count, with one wording for every battery), and the policy for an
-//! identity the [`oracle`](crate::oracle) cannot decide.
+//! identity the [`oracle`] cannot decide.
 //!
 //! An undecided identity is a failure: a check that cannot tell a passed
 //! descriptor from a reopened one proves nothing. Only a run started with

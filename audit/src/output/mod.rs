@@ -36,7 +36,7 @@ pub struct Meta<'a> {
 }
 
 /// Renders `reports` in `format`. The table carries ANSI styles, which
-/// [`write`] keeps or strips as the destination wants.
+/// [`write()`] keeps or strips as the destination wants.
 ///
 /// # Errors
 ///
