@@ -91,6 +91,10 @@ pub enum Cmd {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
+    /// Run any unmodified program under ptrace and judge how it passes
+    /// descriptors (close-on-exec, truncation, leaks, discarded
+    /// descriptors; see audit/TRACE.md). x86_64 Linux only.
+    Trace(crate::trace::TraceArgs),
     /// inflight's own echo program (speaks the protocol on INFLIGHT_ECHO_FD).
     Echo {
         /// Misbehave on purpose (for the auditor's own tests).

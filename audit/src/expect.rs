@@ -112,6 +112,11 @@ impl Expectations {
         Ok(())
     }
 
+    /// Whether case `name` is listed as a known finding.
+    pub fn lists(&self, name: &str) -> bool {
+        self.known.contains_key(name)
+    }
+
     /// The outcome of case `name` once the lists are applied.
     pub fn apply(&self, name: &str, outcome: Outcome) -> Outcome {
         if let Some(entry) = self.known.get(name) {
@@ -136,10 +141,12 @@ fn known(entry: &Entry, outcome: Outcome) -> Outcome {
     let Outcome { status, detail } = outcome;
     let needle = &entry.needle;
     match status {
-        Status::Fail if detail.contains(needle.as_str()) => Outcome {
+        Status::Fail | Status::Warn if detail.contains(needle.as_str()) => Outcome {
             status: Status::Known,
             detail,
         },
+        // A warning that does not match stays a warning: it never failed the run.
+        Status::Warn => Outcome { status, detail },
         Status::Fail => Outcome::fail(format!(
             "{detail} [the --expect file ({}) expects a failure mentioning {needle:?}]",
             entry.at
@@ -170,7 +177,7 @@ fn expected_skip(entry: &Entry, outcome: Outcome) -> Outcome {
             "listed as an expected skip in the --expect-skips file ({}) but ran and passed ({detail}): update the file",
             entry.at
         )),
-        Status::Fail | Status::Known => Outcome::fail(format!(
+        Status::Fail | Status::Warn | Status::Known => Outcome::fail(format!(
             "{detail} [listed as an expected skip in the --expect-skips file ({}), but it ran]",
             entry.at
         )),

@@ -7,7 +7,9 @@
 //!   (inflight and the other fd-passing crates), as a matrix;
 //! * `program -- CMD [ARGS...]`: any external program, through the echo
 //!   protocol of `PROTOCOL.md`;
-//! * `echo`: inflight's own echo program.
+//! * `echo`: inflight's own echo program;
+//! * `trace -- CMD [ARGS...]`: any unmodified program under ptrace, with
+//!   verdicts on how it passes descriptors (x86_64 Linux).
 //!
 //! Without a subcommand: the kernel battery plus a self-audit of the echo
 //! program.
@@ -31,6 +33,7 @@ mod program;
 mod runner;
 mod select;
 mod sys;
+mod trace;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -51,6 +54,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Cmd::Echo { brk }) => return ExitCode::from(echo::run(brk) as u8),
+        Some(Cmd::Trace(args)) => {
+            return trace::run(&cli.common, args).unwrap_or_else(|e| {
+                eprintln!("inflight-audit trace: {e:#}");
+                ExitCode::from(2)
+            })
+        }
         Some(Cmd::Child { what, args }) => return ExitCode::from(child::run(&what, &args) as u8),
         _ => {}
     }
@@ -108,7 +117,9 @@ fn plan(command: Option<Cmd>) -> anyhow::Result<Plan> {
                 cases: program::cases(&cmd, &kinds(&kind)?),
             }
         }
-        Some(Cmd::Echo { .. } | Cmd::Child { .. }) => unreachable!("handled in main"),
+        Some(Cmd::Echo { .. } | Cmd::Child { .. } | Cmd::Trace(_)) => {
+            unreachable!("handled in main")
+        }
         None => {
             let exe = std::env::current_exe().context("cannot find its own executable")?;
             let cmd = ProgramCmd {
@@ -169,6 +180,7 @@ fn audit(cli: Cli) -> anyhow::Result<ExitCode> {
     let meta = Meta {
         command: plan.command,
         subject: plan.subject,
+        program: None,
     };
     let text = output::render(common.format, &meta, &reports)?;
     output::write(common.format, &text, common.output.as_deref())?;

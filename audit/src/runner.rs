@@ -24,6 +24,10 @@ pub enum Status {
     /// Could not be checked here; the detail says why.
     #[serde(rename = "skipped")]
     Skip,
+    /// Worth a look but not wrong in itself (a daemon may hold a
+    /// descriptor on purpose); never fails the run.
+    #[serde(rename = "warn")]
+    Warn,
     /// Failed, and the `--expect` file lists it as a known finding.
     #[serde(rename = "known")]
     Known,
@@ -36,6 +40,7 @@ impl Status {
             Status::Pass => "PASS",
             Status::Fail => "FAIL",
             Status::Skip => "SKIP",
+            Status::Warn => "WARN",
             Status::Known => "KNOWN",
         }
     }
@@ -149,6 +154,8 @@ pub struct Totals {
     pub fail: usize,
     /// Skipped.
     pub skipped: usize,
+    /// Warnings.
+    pub warn: usize,
     /// Known findings.
     pub known: usize,
 }
@@ -162,6 +169,7 @@ impl Totals {
                 Status::Pass => &mut t.pass,
                 Status::Fail => &mut t.fail,
                 Status::Skip => &mut t.skipped,
+                Status::Warn => &mut t.warn,
                 Status::Known => &mut t.known,
             } += 1;
         }

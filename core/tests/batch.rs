@@ -30,17 +30,21 @@ fn round_trip_every_kind() {
             let (tx, rx) = socketpair(kind).unwrap();
             let fs = files(16);
             let b = borrowed(&fs);
-            let payloads: Vec<[u8; 1]> = (0..8u8).map(|i| [b'a' + i]).collect();
+            // Payloads of 1..=8 bytes, so that each message's count is its own.
+            let payloads: Vec<Vec<u8>> = (0..8u8)
+                .map(|i| vec![b'a' + i; usize::from(i) + 1])
+                .collect();
             let msgs: Vec<Message<'_>> = (0..8)
                 .map(|i| Message::new(&payloads[i], &b[2 * i..2 * i + 2]))
                 .collect();
             let mut sb = SendBatch::<8, 2>::new();
             assert_eq!(sb.send(&tx, &msgs).unwrap(), 8, "{}", kind.name());
             for i in 0..8 {
-                assert_eq!(sb.bytes_sent(i), 1);
+                assert_eq!(sb.bytes_sent(i), i + 1, "bytes_sent({i})");
             }
+            assert_eq!(sb.bytes_sent(8), 0, "past M");
 
-            let mut storage = [[0u8; 4]; 8];
+            let mut storage = [[0u8; 16]; 8];
             let mut got = Vec::new();
             let mut rb = RecvBatch::<8, 2>::new();
             // A stream may hand the messages over in more than one call.
@@ -50,7 +54,7 @@ fn round_trip_every_kind() {
                 assert!(msgs.received() >= 1);
                 for m in msgs {
                     let m = m.unwrap();
-                    assert_eq!(m.bytes, 1, "{}", kind.name());
+                    assert_eq!(m.bytes, got.len() + 1, "{}", kind.name());
                     got.push(m.fds);
                 }
             }

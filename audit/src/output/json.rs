@@ -15,6 +15,8 @@ struct Report<'a> {
     /// `INFLIGHT_ALLOW_UNKNOWN_IDENTITY=1`: undecided identities skipped.
     allow_unknown_identity: bool,
     summary: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    program: Option<&'a super::ProgramStatus>,
     cases: Vec<Case<'a>>,
 }
 
@@ -24,6 +26,7 @@ struct Summary {
     pass: usize,
     fail: usize,
     skipped: usize,
+    warn: usize,
     known: usize,
 }
 
@@ -36,8 +39,8 @@ struct Case<'a> {
 }
 
 /// The JSON report: the run (tool, command, subject, kernel, arch, whether
-/// undecided identities are allowed), a
-/// summary of counts, and every case with its status and detail.
+/// undecided identities are allowed), a summary of counts, how a traced
+/// program ended (`trace` only), and every case with its status and detail.
 ///
 /// # Errors
 ///
@@ -51,11 +54,13 @@ pub fn render(meta: &Meta<'_>, reports: &[CaseReport]) -> anyhow::Result<String>
         kernel: crate::sys::kernel_release(),
         arch: std::env::consts::ARCH,
         allow_unknown_identity: crate::oracle::unknown_allowed(),
+        program: meta.program.as_ref(),
         summary: Summary {
             total: reports.len(),
             pass: t.pass,
             fail: t.fail,
             skipped: t.skipped,
+            warn: t.warn,
             known: t.known,
         },
         cases: reports

@@ -31,6 +31,7 @@ fn test_case(suite: &str, r: &CaseReport) -> TestCase {
             s.set_message(r.detail.as_str());
             s
         }
+        Status::Warn => TestCaseStatus::success(),
         Status::Known => {
             let mut s = TestCaseStatus::skipped();
             s.set_message(format!("known finding: {}", r.detail));
@@ -39,13 +40,20 @@ fn test_case(suite: &str, r: &CaseReport) -> TestCase {
     };
     let mut case = TestCase::new(r.name.as_str(), status);
     case.set_classname(suite).set_time(r.duration);
-    if r.status == Status::Pass {
-        case.set_system_out(r.detail.as_str());
+    match r.status {
+        Status::Pass => {
+            case.set_system_out(r.detail.as_str());
+        }
+        Status::Warn => {
+            case.set_system_out(format!("WARN: {}", r.detail));
+        }
+        _ => {}
     }
     case
 }
 
-/// The JUnit report. Known findings count as skipped.
+/// The JUnit report. Known findings count as skipped; a warning passes,
+/// with `WARN:` and its detail in the case's standard output.
 ///
 /// # Errors
 ///
@@ -103,6 +111,7 @@ mod tests {
         let meta = Meta {
             command: "kernel",
             subject: "test".into(),
+            program: None,
         };
         let x = render(&meta, &reports).unwrap();
         assert!(x.starts_with("<?xml"), "{x}");

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::matrix::Matrix;
-use super::{header, totals_line, Meta};
+use super::{header, program_line, totals_line, Meta};
 use crate::runner::CaseReport;
 
 /// Escapes text for a table cell.
@@ -20,6 +20,9 @@ fn row<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> String {
 /// The Markdown report.
 pub fn render(meta: &Meta<'_>, reports: &[CaseReport]) -> String {
     let mut out = format!("### {}\n\n", cell(&header(meta)));
+    if let Some(p) = &meta.program {
+        let _ = writeln!(out, "{}\n", program_line(p));
+    }
     let _ = writeln!(
         out,
         "{}\n|---|---|---|",

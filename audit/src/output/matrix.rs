@@ -61,6 +61,7 @@ impl<'a> Matrix<'a> {
             Some(Status::Pass) => "ok",
             Some(Status::Fail) => "FAIL",
             Some(Status::Skip) => "skip",
+            Some(Status::Warn) => "warn",
             Some(Status::Known) => "known",
         }
     }

@@ -33,6 +33,33 @@ pub struct Meta<'a> {
     pub command: &'a str,
     /// What was audited (the program's command line, or a description).
     pub subject: String,
+    /// How the traced program ended (`trace` only).
+    pub program: Option<ProgramStatus>,
+}
+
+/// How a traced program ended: its own exit status, never the verdict.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ProgramStatus {
+    /// The first process's pid.
+    pub pid: i32,
+    /// Its exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that killed it, if one did.
+    pub signal: Option<String>,
+    /// In words (`exited with status 3`, `killed by SIGSEGV`).
+    pub status: String,
+    /// Wall time of the trace.
+    pub seconds: f64,
+    /// Syscall stops the tracer handled.
+    pub syscall_stops: u64,
+}
+
+/// The line that says how a traced program ended.
+fn program_line(p: &ProgramStatus) -> String {
+    format!(
+        "traced program (pid {}): {} (its own exit status, not the verdict)",
+        p.pid, p.status
+    )
 }
 
 /// Renders `reports` in `format`. The table carries ANSI styles, which
@@ -105,6 +132,9 @@ fn totals_line(reports: &[CaseReport]) -> String {
         t.fail,
         t.skipped
     );
+    if t.warn > 0 {
+        line.push_str(&format!(", {} warnings", t.warn));
+    }
     if t.known > 0 {
         line.push_str(&format!(", {} known findings (--expect)", t.known));
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::matrix::Matrix;
-use super::{header, totals_line, Meta};
+use super::{header, program_line, totals_line, Meta};
 use crate::runner::{CaseReport, Status};
 
 /// The style of a status.
@@ -14,6 +14,7 @@ fn style(status: Status) -> Style {
         Status::Pass => AnsiColor::Green.on_default(),
         Status::Fail => AnsiColor::Red.on_default().bold(),
         Status::Skip => AnsiColor::Yellow.on_default(),
+        Status::Warn => AnsiColor::BrightYellow.on_default().bold(),
         Status::Known => AnsiColor::Magenta.on_default(),
     }
 }
@@ -31,7 +32,11 @@ fn paint(text: &str, status: Option<Status>) -> String {
 /// The table: header, one line per case, the matrix, the totals.
 pub fn render(meta: &Meta<'_>, reports: &[CaseReport]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}\n", header(meta));
+    let _ = writeln!(out, "{}", header(meta));
+    if let Some(p) = &meta.program {
+        let _ = writeln!(out, "{}", program_line(p));
+    }
+    out.push('\n');
     let width = reports
         .iter()
         .map(|r| r.name.len())

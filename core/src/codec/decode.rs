@@ -3,12 +3,12 @@
 use std::ops::Range;
 use std::os::fd::RawFd;
 
+#[cfg(linux_like)]
+use super::wire::SCM_PIDFD;
 use super::wire::{
     cmsg_align, read_i32, read_len, Credentials, DATA_OFFSET, FD_SIZE, HEADER_SIZE, LEVEL_OFFSET,
     TYPE_OFFSET,
 };
-#[cfg(linux_like)]
-use super::wire::{SCM_PIDFD, UCRED_SIZE};
 use crate::error::{Error, ErrorKind};
 
 /// Walks the control messages in `buf`, which must be exactly the bytes the
@@ -122,7 +122,8 @@ impl<'a> Cmsg<'a> {
                 return Message::Rights(Rights { data: self.data })
             }
             #[cfg(linux_like)]
-            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) if self.data.len() >= UCRED_SIZE => {
+            // `from_ne_bytes` refuses data shorter than a `struct ucred`.
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) => {
                 if let Some(c) = Credentials::from_ne_bytes(self.data) {
                     return Message::Credentials(c);
                 }
@@ -224,6 +225,34 @@ mod tests {
     }
 
     #[test]
+    fn rights_count_whole_numbers_only() {
+        let r = Rights {
+            data: &[1, 0, 0, 0, 2, 0, 0, 0, 9],
+        };
+        assert_eq!((r.len(), r.is_empty(), r.trailing_bytes()), (2, false, 1));
+        assert_eq!(r.as_bytes().len(), 8);
+        let empty = Rights { data: &[7, 7, 7] };
+        assert_eq!((empty.len(), empty.is_empty()), (0, true));
+        assert_eq!(empty.iter().count(), 0);
+    }
+
+    #[test]
+    fn credentials_need_a_whole_ucred() {
+        for short in 0..12usize {
+            let data = [0u8; 12];
+            let c = Cmsg {
+                level: libc::SOL_SOCKET,
+                kind: libc::SCM_CREDENTIALS,
+                data: &data[..short],
+                data_range: 0..short,
+                offset: 0,
+                truncated: false,
+            };
+            assert!(matches!(c.parse(), Message::Other { .. }), "{short} bytes");
+        }
+    }
+
+    #[test]
     fn overlong_length_is_clamped_and_marked() {
         let mut buf = [0u8; 24];
         buf[..super::super::wire::LEN_FIELD].copy_from_slice(&super::super::wire::len_bytes(1000));
@@ -231,5 +260,25 @@ mod tests {
         assert!(c.truncated);
         assert_eq!(c.data_range, DATA_OFFSET..24);
         assert_eq!(decode(&buf).count(), 1);
+    }
+
+    /// The walk's three boundaries, each at equality: a header that exactly
+    /// fits the rest, a length of exactly one header (no data), and a
+    /// message that exactly fills the buffer (not truncated).
+    #[test]
+    fn boundaries_at_equality() {
+        use super::super::wire::{len_bytes, LEN_FIELD};
+        let mut buf = [0u8; HEADER_SIZE];
+        buf[..LEN_FIELD].copy_from_slice(&len_bytes(HEADER_SIZE));
+        let mut walk = decode(&buf);
+        let c = walk.next().expect("a header that exactly fits is read").unwrap();
+        assert!(c.data.is_empty() && !c.truncated, "{c:?}");
+        assert!(walk.next().is_none());
+
+        let mut buf = [0u8; HEADER_SIZE + 8];
+        buf[..LEN_FIELD].copy_from_slice(&len_bytes(HEADER_SIZE + 8));
+        let c = decode(&buf).next().unwrap().unwrap();
+        assert!(!c.truncated, "a message ending at the buffer's end is whole");
+        assert_eq!(c.data_range, DATA_OFFSET..HEADER_SIZE + 8);
     }
 }

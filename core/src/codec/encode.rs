@@ -306,6 +306,38 @@ mod tests {
     }
 
     #[test]
+    fn fd_lists_say_when_empty() {
+        // Standard input's descriptor needs no system call, so Miri runs this too.
+        let stdin = std::io::stdin();
+        let one = [std::os::fd::AsFd::as_fd(&stdin)];
+        assert!(!FdList::Borrowed(&one).is_empty());
+        assert!(FdList::Borrowed(&[]).is_empty());
+        assert!(!FdList::Raw(&[3]).is_empty());
+        assert!(FdList::Raw(&[]).is_empty());
+    }
+
+    #[test]
+    fn an_exact_buffer_is_enough_and_pid_zero_is_encodable() {
+        let msgs = [
+            ControlMessage::Rights(FdList::Raw(&[3])),
+            ControlMessage::Credentials(Credentials {
+                pid: 0,
+                uid: 0,
+                gid: 0,
+            }),
+        ];
+        let mut buf = vec![0u8; encoded_len(&msgs)];
+        assert_eq!(encode(&msgs, &mut buf).unwrap().len(), buf.len());
+        let neg = [ControlMessage::Credentials(Credentials {
+            pid: -1,
+            uid: 0,
+            gid: 0,
+        })];
+        let e = encode(&neg, &mut buf).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidControl);
+    }
+
+    #[test]
     fn refuses_too_many_and_too_small() {
         let fds = [0; SCM_MAX_FD + 1];
         let mut buf = [0u8; 2048];

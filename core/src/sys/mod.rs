@@ -20,7 +20,7 @@ mod fdarray;
 mod mmsg;
 mod sink;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(linux_like)]
 pub(crate) use mmsg::{recvmmsg, sendmmsg, MmsgRecv};
@@ -264,6 +264,18 @@ pub(crate) struct Extras {
 }
 
 impl<'a> KernelControl<'a> {
+    /// A message as if a `recvmsg` had returned `bytes`, `flags` and the
+    /// control bytes `buf` (for the classification tests: the numbers in
+    /// `buf` must be descriptors of the test's own that it gives away).
+    #[cfg(test)]
+    pub(crate) fn received(buf: &'a [u8], bytes: usize, flags: libc::c_int) -> RawRecv<'a> {
+        RawRecv {
+            bytes,
+            flags,
+            control: KernelControl { buf },
+        }
+    }
+
     /// The first `len` bytes of `area` (clamped to it), which a successful
     /// `recvmsg`/`recvmmsg` of this process just wrote.
     #[inline]
@@ -370,6 +382,14 @@ fn raw_numbers(fds: &[OwnedFd]) -> &[RawFd] {
     unsafe { std::slice::from_raw_parts(fds.as_ptr().cast::<RawFd>(), fds.len()) }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many runs this thread's `close_all` closed with one
+    /// `close_range` (the fast path is otherwise invisible: falling back to
+    /// one `close` each closes the same descriptors).
+    pub(crate) static CLOSE_RANGES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Closes every descriptor of `fds`: with one `close_range(2)` when their
 /// numbers are contiguous (as the kernel usually installs a message's
 /// descriptors), one `close` each otherwise or where `close_range` is
@@ -402,6 +422,8 @@ fn close_all<const N: usize>(fds: &mut ArrayVec<OwnedFd, N>) {
                 )
             };
             if ret == 0 {
+                #[cfg(test)]
+                CLOSE_RANGES.with(|n| n.set(n.get() + 1));
                 // SAFETY: `set_len(0)` needs `0 <= capacity`; the elements
                 // are forgotten, not dropped: close_range closed them.
                 unsafe { fds.set_len(0) };

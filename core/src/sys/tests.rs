@@ -6,9 +6,10 @@ use crate::codec::{encode, encode_uninit, ControlMessage, FdList};
 use std::os::fd::{AsFd, FromRawFd, IntoRawFd};
 use std::sync::Mutex;
 
-/// Closed numbers are checked with F_GETFD: no other test thread may
-/// open descriptors meanwhile.
-static SERIAL: Mutex<()> = Mutex::new(());
+/// Closed numbers are checked with F_GETFD: no other test thread of the
+/// crate's unit tests may open descriptors meanwhile (the transfer tests
+/// take this lock too).
+pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
 
 fn released(n: usize) -> Vec<RawFd> {
     (0..n)
@@ -199,6 +200,14 @@ fn layout_matches_libc() {
         let (l, s) = unsafe { (libc::CMSG_LEN(len) as usize, libc::CMSG_SPACE(len) as usize) };
         assert_eq!(codec::cmsg_len(n * 4), l, "CMSG_LEN({})", n * 4);
         assert_eq!(codec::cmsg_space(n * 4), s, "CMSG_SPACE({})", n * 4);
+        // SAFETY: as above, arithmetic only.
+        let (ucred, one) = unsafe {
+            (
+                libc::CMSG_SPACE(std::mem::size_of::<libc::ucred>() as u32) as usize,
+                libc::CMSG_SPACE(4) as usize,
+            )
+        };
+        assert_eq!(codec::space_for(n), s + ucred + one, "space_for({n})");
     }
 }
 
@@ -224,16 +233,22 @@ fn dropping_an_fd_array_closes_exactly_its_own() {
     for n in [900, 901, 902, 903] {
         contiguous.push(at(n)).unwrap();
     }
+    let ranges = || CLOSE_RANGES.with(std::cell::Cell::get);
+    let before = ranges();
     drop(contiguous);
     assert!((900..=903).all(|n| !is_open(n)), "contiguous run closed");
+    #[cfg(linux_like)]
+    assert_eq!(ranges(), before + 1, "one close_range for the contiguous run");
     assert!(is_open(899) && is_open(905), "neighbours untouched");
 
     let mut gapped = crate::FdArray::<8>::new();
     gapped.push(at(900)).unwrap();
     let between = at(901);
     gapped.push(at(902)).unwrap();
+    let before = ranges();
     drop(gapped);
     assert!(!is_open(900) && !is_open(902), "its own closed");
+    assert_eq!(ranges(), before, "no close_range across a gap");
     assert!(
         is_open(901),
         "someone else's descriptor in the gap survives"
