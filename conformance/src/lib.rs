@@ -20,6 +20,11 @@
 //!
 //! or, in one test, [`check`] (the whole battery, one report) and
 //! [`property::check`] (random plans, shrunk to the smallest failing one).
+//! [`check`]'s example is a complete implementation, over nix, with the
+//! battery's verdict on it; [`property::run`]'s shows the same
+//! implementation's smallest failing plan. The kit's repository has a
+//! deliberately broken one, `examples/ignores_ctrunc.rs` (`cargo run
+//! --example ignores_ctrunc` prints its report and shrunk plan).
 //!
 //! What the kit judges with, none of it from the implementation under
 //! test:

@@ -150,6 +150,53 @@ impl fmt::Display for Failure {
 
 /// Runs the property over `p`.
 ///
+/// With the nix-based implementation of [`check`](crate::check)'s example,
+/// which leaves the descriptors of a truncated message open:
+///
+/// ```
+/// # use std::io::{self, IoSlice, IoSliceMut};
+/// # use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+/// # use inflight_conformance::{Implementation, Recv};
+/// # use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned};
+/// # use nix::sys::socket::{MsgFlags, UnixAddr};
+/// # struct ViaNix;
+/// # impl Implementation for ViaNix {
+/// #     fn name(&self) -> &'static str { "via-nix" }
+/// #     fn send(&mut self, sock: BorrowedFd<'_>, payload: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
+/// #         let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+/// #         let rights = [ControlMessage::ScmRights(&raw)];
+/// #         let cmsgs = if raw.is_empty() { &[][..] } else { &rights[..] };
+/// #         let iov = [IoSlice::new(payload)];
+/// #         Ok(sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?)
+/// #     }
+/// #     fn recv(&mut self, sock: BorrowedFd<'_>, buf: &mut [u8], capacity: usize) -> io::Result<Recv> {
+/// #         // SAFETY: CMSG_SPACE is arithmetic on its argument.
+/// #         let space = unsafe { libc::CMSG_SPACE(4 * capacity as u32) } as usize;
+/// #         let mut control = vec![0u8; space];
+/// #         let mut iov = [IoSliceMut::new(buf)];
+/// #         let flags = MsgFlags::MSG_CMSG_CLOEXEC;
+/// #         let msg = recvmsg::<UnixAddr>(sock.as_raw_fd(), &mut iov, Some(&mut control), flags)?;
+/// #         let truncated = msg.flags.contains(MsgFlags::MSG_CTRUNC);
+/// #         let mut fds = Vec::new();
+/// #         for c in msg.cmsgs()? {
+/// #             if let ControlMessageOwned::ScmRights(raw) = c {
+/// #                 // SAFETY: installed for this receive, owned by no one else.
+/// #                 fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+/// #             }
+/// #         }
+/// #         Ok(Recv { bytes: msg.bytes, fds, reported_truncation: Some(truncated) })
+/// #     }
+/// # }
+/// use inflight_conformance::property;
+///
+/// let failure = property::run(&mut ViaNix).expect_err("nix leaks on truncation");
+/// println!("{failure}");
+/// // Shrunk: a few descriptors, too little room for them, and the leak.
+/// let plan = failure.plan.expect("a plan failed");
+/// assert!(plan.capacity() < plan.order.len(), "{plan}");
+/// assert!(failure.reason.contains("leaked"), "{}", failure.reason);
+/// ```
+///
 /// # Errors
 ///
 /// The smallest failing plan proptest found, with the reason; or, as a
