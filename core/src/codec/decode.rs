@@ -271,14 +271,20 @@ mod tests {
         let mut buf = [0u8; HEADER_SIZE];
         buf[..LEN_FIELD].copy_from_slice(&len_bytes(HEADER_SIZE));
         let mut walk = decode(&buf);
-        let c = walk.next().expect("a header that exactly fits is read").unwrap();
+        let c = walk
+            .next()
+            .expect("a header that exactly fits is read")
+            .unwrap();
         assert!(c.data.is_empty() && !c.truncated, "{c:?}");
         assert!(walk.next().is_none());
 
         let mut buf = [0u8; HEADER_SIZE + 8];
         buf[..LEN_FIELD].copy_from_slice(&len_bytes(HEADER_SIZE + 8));
         let c = decode(&buf).next().unwrap().unwrap();
-        assert!(!c.truncated, "a message ending at the buffer's end is whole");
+        assert!(
+            !c.truncated,
+            "a message ending at the buffer's end is whole"
+        );
         assert_eq!(c.data_range, DATA_OFFSET..HEADER_SIZE + 8);
     }
 }

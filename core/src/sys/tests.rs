@@ -238,7 +238,11 @@ fn dropping_an_fd_array_closes_exactly_its_own() {
     drop(contiguous);
     assert!((900..=903).all(|n| !is_open(n)), "contiguous run closed");
     #[cfg(linux_like)]
-    assert_eq!(ranges(), before + 1, "one close_range for the contiguous run");
+    assert_eq!(
+        ranges(),
+        before + 1,
+        "one close_range for the contiguous run"
+    );
     assert!(is_open(899) && is_open(905), "neighbours untouched");
 
     let mut gapped = crate::FdArray::<8>::new();
