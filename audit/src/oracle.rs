@@ -1,7 +1,8 @@
-//! Are two descriptors the same open file description? The test kit's
-//! oracle answers (`kcmp(KCMP_FILE)`, else the status-flag flip), for
-//! every battery; this module adds the auditor's policy for an answer it
-//! cannot give.
+//! Are two descriptors the same open file description? The conformance
+//! kit's oracle answers (`kcmp(KCMP_FILE)`, else the status-flag flip), for
+//! every battery, with the kit's policy for an answer it cannot give
+//! (`inflight_conformance::identity`); this module words that policy as
+//! the auditor's outcomes and report header.
 //!
 //! An undecided identity is a failure: a check that cannot tell a passed
 //! descriptor from a reopened one proves nothing. Only a run started with
@@ -9,67 +10,10 @@
 //! the oracle's reason), and its report header says that the opt-in is
 //! active.
 
-use std::fmt;
-use std::os::fd::BorrowedFd;
-
-use inflight_testkit::oracle::{self, Sameness};
+pub use inflight_conformance::identity::{is_undecided, method, same, unknown_allowed, Undecided};
+pub use inflight_conformance::oracle::ALLOW_UNKNOWN_ENV;
 
 use crate::runner::Outcome;
-
-/// The environment variable that turns an undecided identity into a skip.
-pub const ALLOW_UNKNOWN_ENV: &str = "INFLIGHT_ALLOW_UNKNOWN_IDENTITY";
-
-/// Whether the run was started with `INFLIGHT_ALLOW_UNKNOWN_IDENTITY=1`.
-pub fn unknown_allowed() -> bool {
-    std::env::var_os(ALLOW_UNKNOWN_ENV).is_some_and(|v| v == "1")
-}
-
-/// An identity the oracle could not decide, with its reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Undecided {
-    /// Why (from the oracle).
-    pub why: String,
-}
-
-impl fmt::Display for Undecided {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cannot tell whether they are the same open file description: {}",
-            self.why
-        )
-    }
-}
-
-impl std::error::Error for Undecided {}
-
-/// Whether `a` and `b` are the same open file description.
-///
-/// # Errors
-///
-/// [`Undecided`] when the oracle cannot tell (no `kcmp` and flags that
-/// cannot be flipped, as on an `O_PATH` descriptor).
-pub fn same(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> Result<bool, Undecided> {
-    match oracle::same_description(a, b) {
-        Sameness::Same => Ok(true),
-        Sameness::Different => Ok(false),
-        Sameness::Unknown(why) => Err(Undecided { why: why.into() }),
-    }
-}
-
-/// How the oracle decides in this process, for evidence texts.
-pub fn method() -> &'static str {
-    if oracle::kcmp_available() {
-        "kcmp(KCMP_FILE)"
-    } else {
-        "status-flag flip, no kcmp"
-    }
-}
-
-/// Whether `e` stopped on an undecided identity.
-pub fn is_undecided(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.is::<Undecided>())
-}
 
 /// The outcome of a case that stopped on an undecided identity (`detail`
 /// says where): skipped with the reason under the opt-in, failed otherwise.
@@ -79,14 +23,9 @@ pub fn undecided_outcome(detail: &str) -> Outcome {
 
 /// [`undecided_outcome`] with the opt-in given.
 fn outcome_for(detail: &str, allowed: bool) -> Outcome {
-    if allowed {
-        Outcome::skip(format!(
-            "{detail} [reported as skipped: {ALLOW_UNKNOWN_ENV}=1]"
-        ))
-    } else {
-        Outcome::fail(format!(
-            "{detail}: an undecided identity is a failure (set {ALLOW_UNKNOWN_ENV}=1 to report it as skipped)"
-        ))
+    match inflight_conformance::identity::undecided_verdict(detail, allowed) {
+        (true, text) => Outcome::skip(text),
+        (false, text) => Outcome::fail(text),
     }
 }
 
@@ -101,16 +40,6 @@ pub fn header_note() -> Option<String> {
 mod tests {
     use super::*;
     use crate::runner::Status;
-    use std::os::fd::AsFd;
-
-    #[test]
-    fn decided_both_ways() {
-        let a = std::fs::File::open("/dev/null").unwrap();
-        let dup = a.try_clone().unwrap();
-        let other = std::fs::File::open("/dev/null").unwrap();
-        assert_eq!(same(a.as_fd(), dup.as_fd()), Ok(true));
-        assert_eq!(same(a.as_fd(), other.as_fd()), Ok(false));
-    }
 
     #[test]
     fn undecided_is_found_through_context_and_fails_without_the_opt_in() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the crate declares, verified: the other Unixes it keeps in mind
 # (type-checked for macOS and FreeBSD, no linker needed), its MSRV (with
-# that very toolchain), the codec under miri, the package as crates.io would
-# take it, and documentation without warnings.
+# that very toolchain), the codec under miri, the packages as crates.io would
+# take them (inflight and the conformance kit), and documentation without
+# warnings.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . ci/lib.sh
@@ -28,6 +29,8 @@ cargo +nightly miri test -p inflight --test codec
 
 echo "--> cargo package -p inflight (builds the packaged crate)"
 cargo package -p inflight --allow-dirty --quiet
+echo "--> cargo package -p inflight-conformance (builds the packaged kit)"
+cargo package -p inflight-conformance --allow-dirty --quiet
 
 echo "--> cargo doc, warnings denied"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet

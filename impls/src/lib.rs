@@ -8,8 +8,9 @@
 //!   compare them; the auditor's `crates` battery runs its cases through
 //!   them.
 //!
-//! The descriptor fixtures the tests pass through them live in the test kit
-//! (`inflight_testkit::FdKind`).
+//! The trait itself, [`Implementation`], is the conformance kit's
+//! (`inflight_conformance::Implementation`), as are the descriptor fixtures
+//! the tests pass through it (`inflight_conformance::FdKind`).
 //!
 //! Every implementation is faithful to its crate: `recv` hands back exactly
 //! the descriptors the crate handed its caller (wrapping raw numbers into
@@ -54,65 +55,10 @@ pub use self::rustix::Rustix;
 pub use self::sendfd::SendFd;
 pub use self::uds::Uds;
 
-use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
-
-/// What a receive through an implementation produced.
-#[derive(Debug, Default)]
-pub struct Recv {
-    /// Payload bytes received.
-    pub bytes: usize,
-    /// Descriptors the implementation handed to its caller, in order
-    /// (wrappers of crates that return raw numbers wrap exactly those).
-    pub fds: Vec<OwnedFd>,
-    /// Whether the implementation told its caller that control data was
-    /// truncated (an error, a flag, or a count): `None` when its API has no
-    /// way to say so.
-    pub reported_truncation: Option<bool>,
-}
-
-/// One fd-passing implementation, behind the interface the benchmarks and
-/// the auditor drive.
-///
-/// Implementations must be faithful: `recv` returns what the wrapped crate
-/// hands its caller, and nothing the crate dropped or leaked is recovered
-/// here (the auditor measures leaks from outside).
-pub trait Implementation {
-    /// A short name ("inflight", "nix", ...).
-    fn name(&self) -> &'static str;
-
-    /// The most descriptors one `send` call carries in one message (1 for
-    /// crates that pass a single descriptor per message).
-    fn max_fds_per_message(&self) -> usize {
-        shared::MAX
-    }
-
-    /// Whether received descriptors are close-on-exec (as far as the
-    /// implementation's API allows asking for it).
-    fn cloexec(&self) -> bool;
-
-    /// Sends `payload` and `fds`. Implementations limited to fewer
-    /// descriptors per message send several messages (the first carrying the
-    /// payload, the others one byte each).
-    ///
-    /// # Errors
-    ///
-    /// Whatever the implementation reports, as `io::Error`.
-    fn send(
-        &mut self,
-        sock: BorrowedFd<'_>,
-        payload: &[u8],
-        fds: &[BorrowedFd<'_>],
-    ) -> io::Result<usize>;
-
-    /// Receives one message with room for `capacity` descriptors (as the
-    /// implementation's API expresses capacity).
-    ///
-    /// # Errors
-    ///
-    /// Whatever the implementation reports, as `io::Error`.
-    fn recv(&mut self, sock: BorrowedFd<'_>, buf: &mut [u8], capacity: usize) -> io::Result<Recv>;
-}
+/// The trait and what a receive reports live in the conformance kit
+/// (`inflight-conformance`), which runs its battery and its property over
+/// any implementation of it: these adapters are ordinary users of the kit.
+pub use inflight_conformance::{Implementation, Recv};
 
 /// Every implementation compiled in, inflight first.
 pub fn all() -> Vec<Box<dyn Implementation>> {

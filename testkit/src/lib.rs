@@ -17,6 +17,11 @@
 //! - [`fixtures`]: every kind of descriptor the tests pass around.
 //! - [`guard`]: the descriptor-leak guard and the process-wide lock it holds.
 //! - [`oracle`]: are two descriptors the same open file description.
+//!
+//!   These three (and the descriptor table behind the guard) live in the
+//!   publishable conformance kit, `inflight-conformance`, which judges any
+//!   implementation with them; they are re-exported here under the same
+//!   paths, so that each exists once.
 //! - [`probe`]: what the kernel supports, asked with raw system calls.
 //! - [`seccomp`]: deny one system call to a thread, as container
 //!   runtimes do.
@@ -34,11 +39,6 @@
 
 mod aligned;
 pub mod cmsg;
-mod fdtable;
-pub mod fixtures;
-pub mod guard;
-mod leaks;
-pub mod oracle;
 pub mod probe;
 pub mod raw;
 pub mod reference;
@@ -46,7 +46,7 @@ pub mod seccomp;
 pub mod sockopt;
 
 pub use aligned::AlignedBuf;
-pub use fdtable::{describe_fd, open_fds, Described};
-pub use fixtures::{FdKind, Fixture};
-pub use guard::{serial, LeakGuard, Leaks, Serial};
-pub use oracle::{same_description, Sameness};
+pub use inflight_conformance::{describe_fd, open_fds, Described};
+pub use inflight_conformance::{fixtures, guard, oracle};
+pub use inflight_conformance::{same_description, Sameness};
+pub use inflight_conformance::{serial, FdKind, Fixture, LeakGuard, Leaks, Serial};

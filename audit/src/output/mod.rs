@@ -63,7 +63,7 @@ fn program_line(p: &ProgramStatus) -> String {
 }
 
 /// Renders `reports` in `format`. The table carries ANSI styles, which
-/// [`write`] keeps or strips as the destination wants.
+/// [`write()`] keeps or strips as the destination wants.
 ///
 /// # Errors
 ///

@@ -2,12 +2,12 @@
 //! fixtures open (about a dozen descriptors in all):
 //!
 //! ```text
-//! cargo run --release -p inflight-testkit --example guard_cost [pairs]
+//! cargo run --release -p inflight-conformance --example guard_cost [pairs]
 //! ```
 
 use std::time::{Duration, Instant};
 
-use inflight_testkit::{serial, FdKind, Serial};
+use inflight_conformance::{serial, FdKind, Serial};
 
 fn per_pair(s: &Serial, pairs: u32, cheap: bool) -> Duration {
     let t = Instant::now();

@@ -6,26 +6,22 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Context as _};
-use inflight::SocketKind;
-use inflight_testkit::cmsg::Cmsg;
-use inflight_testkit::{raw, FdKind, Fixture};
 
-use super::{list, observe_recv, pair, passer, wait_readable, Observed};
-use crate::runner::{CaseResult, Outcome, Settings};
-use crate::sys;
+use super::{list, observe_recv, wait_readable, Ctx, Observed, Outcome};
+use crate::sys::{self, pair, send_rights};
+use crate::{FdKind, Fixture, Implementation};
 
-pub(super) fn exact_capacity(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn exact_capacity(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<Outcome> {
     let n = 3;
     let fx: Vec<Fixture> = (0..n)
         .map(|_| FdKind::DevNull.open().context("fixture"))
         .collect::<Result<_, _>>()?;
     let sent: Vec<RawFd> = fx.iter().map(|f| f.fd.as_raw_fd()).collect();
-    let (a, b) = pair(SocketKind::SeqPacket)?;
-    raw::sendmsg(a.as_fd(), b"e", &Cmsg::rights(&sent).to_bytes(), 0).context("sendmsg")?;
-    wait_readable(&b, s)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
+    send_rights(a.as_fd(), b"e", &sent).context("sendmsg")?;
+    wait_readable(&b, cx.s)?;
     let mut buf = [0u8; 16];
-    let o = observe_recv(p.as_mut(), &b, &mut buf, n)?;
+    let o = observe_recv(p, cx, &b, &mut buf, n)?;
     ensure!(
         o.leaked.is_empty(),
         "leaked {} with a capacity of exactly {n}: {}",
@@ -49,23 +45,22 @@ pub(super) fn exact_capacity(i: usize, s: &Settings) -> CaseResult {
 /// Eight descriptors arrive where the receive has capacity for two.
 const SENT: usize = 8;
 
-fn truncated(i: usize, s: &Settings) -> anyhow::Result<(Observed, usize)> {
-    let mut p = passer(i)?;
+fn truncated(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<(Observed, usize)> {
     let fx: Vec<Fixture> = (0..SENT)
         .map(|_| FdKind::DevNull.open().context("fixture"))
         .collect::<Result<_, _>>()?;
     let sent: Vec<RawFd> = fx.iter().map(|f| f.fd.as_raw_fd()).collect();
-    let (a, b) = pair(SocketKind::SeqPacket)?;
-    raw::sendmsg(a.as_fd(), b"t", &Cmsg::rights(&sent).to_bytes(), 0).context("sendmsg")?;
-    wait_readable(&b, s)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
+    send_rights(a.as_fd(), b"t", &sent).context("sendmsg")?;
+    wait_readable(&b, cx.s)?;
     let mut buf = [0u8; 16];
     let cap = 2usize.min(p.max_fds_per_message());
-    let o = observe_recv(p.as_mut(), &b, &mut buf, cap)?;
+    let o = observe_recv(p, cx, &b, &mut buf, cap)?;
     Ok((o, cap))
 }
 
-pub(super) fn truncation_leak(i: usize, s: &Settings) -> CaseResult {
-    let (o, cap) = truncated(i, s)?;
+pub(super) fn truncation_leak(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<Outcome> {
+    let (o, cap) = truncated(p, cx)?;
     let returned = o.result.as_ref().map(|r| r.fds.len()).unwrap_or(0);
     ensure!(
         o.leaked.is_empty(),
@@ -78,8 +73,11 @@ pub(super) fn truncation_leak(i: usize, s: &Settings) -> CaseResult {
     )))
 }
 
-pub(super) fn truncation_reported(i: usize, s: &Settings) -> CaseResult {
-    let (o, cap) = truncated(i, s)?;
+pub(super) fn truncation_reported(
+    p: &mut dyn Implementation,
+    cx: &Ctx<'_>,
+) -> anyhow::Result<Outcome> {
+    let (o, cap) = truncated(p, cx)?;
     match &o.result {
         Err(e) => Ok(Outcome::pass(format!("{SENT} descriptors into a capacity of {cap}: error {e}"))),
         Ok(r) if r.fds.len() == SENT => Ok(Outcome::pass(format!(
@@ -100,19 +98,21 @@ pub(super) fn truncation_reported(i: usize, s: &Settings) -> CaseResult {
     }
 }
 
-pub(super) fn creds_beside_rights(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn creds_beside_rights(
+    p: &mut dyn Implementation,
+    cx: &Ctx<'_>,
+) -> anyhow::Result<Outcome> {
     let fx: Vec<Fixture> = (0..2)
         .map(|_| FdKind::DevNull.open().context("fixture"))
         .collect::<Result<_, _>>()?;
     let sent: Vec<RawFd> = fx.iter().map(|f| f.fd.as_raw_fd()).collect();
-    let (a, b) = pair(SocketKind::SeqPacket)?;
-    inflight::set_pass_credentials(&b, true).context("SO_PASSCRED")?;
-    raw::sendmsg(a.as_fd(), b"c", &Cmsg::rights(&sent).to_bytes(), 0).context("sendmsg")?;
-    wait_readable(&b, s)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
+    sys::pass_credentials(b.as_fd()).context("SO_PASSCRED")?;
+    send_rights(a.as_fd(), b"c", &sent).context("sendmsg")?;
+    wait_readable(&b, cx.s)?;
     let mut buf = [0u8; 16];
     let cap = 2usize.min(p.max_fds_per_message());
-    let o = observe_recv(p.as_mut(), &b, &mut buf, cap)?;
+    let o = observe_recv(p, cx, &b, &mut buf, cap)?;
     let returned = o.result.as_ref().map(|r| r.fds.len()).unwrap_or(0);
     let err = o
         .result
@@ -131,16 +131,17 @@ pub(super) fn creds_beside_rights(i: usize, s: &Settings) -> CaseResult {
     )))
 }
 
-pub(super) fn payload_truncation(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn payload_truncation(
+    p: &mut dyn Implementation,
+    cx: &Ctx<'_>,
+) -> anyhow::Result<Outcome> {
     let fx = FdKind::DevNull.open().context("/dev/null")?;
-    let (a, b) = pair(SocketKind::Datagram)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
     let msg = [7u8; 100];
-    let control = Cmsg::rights(&[fx.fd.as_raw_fd()]).to_bytes();
-    raw::sendmsg(a.as_fd(), &msg, &control, 0).context("sendmsg")?;
-    wait_readable(&b, s)?;
+    send_rights(a.as_fd(), &msg, &[fx.fd.as_raw_fd()]).context("sendmsg")?;
+    wait_readable(&b, cx.s)?;
     let mut buf = [0u8; 10];
-    let o = observe_recv(p.as_mut(), &b, &mut buf, 1)?;
+    let o = observe_recv(p, cx, &b, &mut buf, 1)?;
     ensure!(
         o.leaked.is_empty(),
         "100-byte datagram into 10 bytes: leaked {}",
@@ -160,10 +161,12 @@ pub(super) fn payload_truncation(i: usize, s: &Settings) -> CaseResult {
     }
 }
 
-pub(super) fn empty_payload_stream(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn empty_payload_stream(
+    p: &mut dyn Implementation,
+    cx: &Ctx<'_>,
+) -> anyhow::Result<Outcome> {
     let (r, w) = sys::pipe().context("pipe")?;
-    let (a, b) = pair(SocketKind::Stream)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
     let sent = p.send(a.as_fd(), b"", &[w.as_fd()]);
     drop(w);
     match sent {
@@ -171,17 +174,16 @@ pub(super) fn empty_payload_stream(i: usize, s: &Settings) -> CaseResult {
             "descriptor with an empty payload on a stream socket refused: {e}"
         ))),
         Ok(n) => {
-            let queued = sys::poll_in(b.as_fd(), s.timeout.min(Duration::from_millis(200)))
+            let queued = sys::poll_in(b.as_fd(), cx.s.timeout.min(Duration::from_millis(200)))
                 .context("poll")?
                 != 0;
             if queued {
                 let mut buf = [0u8; 16];
-                let got = raw::recvmsg(b.as_fd(), &mut buf, Some(256), libc::MSG_DONTWAIT)
-                    .context("recvmsg")?;
-                if got.fds.len() == 1 {
+                let (bytes, fds) = sys::recv_rights(b.as_fd(), &mut buf).context("recvmsg")?;
+                if fds.len() == 1 {
                     return Ok(Outcome::pass(format!(
                         "empty payload on a stream socket: the implementation sent {} byte(s) itself and the descriptor arrived",
-                        got.bytes
+                        bytes
                     )));
                 }
             }

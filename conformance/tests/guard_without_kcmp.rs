@@ -5,8 +5,8 @@
 
 use std::os::fd::{AsFd, AsRawFd};
 
-use inflight_testkit::oracle::{self, NO_KCMP_ENV};
-use inflight_testkit::{serial, FdKind};
+use inflight_conformance::oracle::{self, NO_KCMP_ENV};
+use inflight_conformance::{serial, FdKind};
 
 #[test]
 fn the_flag_flip_catches_same_kind_replacements() {

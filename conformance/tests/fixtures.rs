@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, AsRawFd};
 
-use inflight_testkit::{FdKind, LeakGuard};
+use inflight_conformance::{FdKind, LeakGuard};
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 
 /// What `/proc/self/fd` shows for each kind.

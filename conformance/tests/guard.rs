@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
-use inflight_testkit::guard::Replaced;
-use inflight_testkit::{serial, FdKind, LeakGuard, Leaks};
+use inflight_conformance::guard::Replaced;
+use inflight_conformance::{serial, FdKind, LeakGuard, Leaks};
 
 fn dev_null() -> OwnedFd {
     std::fs::File::open("/dev/null").unwrap().into()
@@ -212,7 +212,7 @@ fn a_witness_closed_under_the_guard_is_reported() {
 
 #[test]
 fn witnesses_go_above_descriptors_past_the_ceiling() {
-    use inflight_testkit::guard::WITNESS_CEILING;
+    use inflight_conformance::guard::WITNESS_CEILING;
     let s = serial();
     let high = WITNESS_CEILING + 100;
     let (soft, _) =

@@ -1,7 +1,7 @@
 //! The descriptor-leak guard, and the one process-wide lock it holds.
 //!
 //! ```
-//! use inflight_testkit::LeakGuard;
+//! use inflight_conformance::LeakGuard;
 //! let g = LeakGuard::start();
 //! let f = std::fs::File::open("/dev/null")?;
 //! drop(f);

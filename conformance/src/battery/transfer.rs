@@ -5,35 +5,30 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Context as _};
-use inflight::inspect::is_cloexec;
-use inflight::SocketKind;
-use inflight_testkit::{FdKind, Fixture, LeakGuard};
 
-use super::{list, pair, passer, recv_all, unowned_changes};
-use crate::compare::{compare, Sent};
-use crate::oracle;
-use crate::runner::{CaseResult, Outcome, Settings};
-use crate::sys;
+use super::{list, recv_all, unowned_changes, Ctx, Outcome};
+use crate::identity::{self as oracle, compare, Sent};
+use crate::sys::{self, exec_probe, is_cloexec, pair};
+use crate::{FdKind, Fixture, Implementation, SCM_MAX_FD};
 
-pub(super) fn roundtrip(i: usize, s: &Settings, kind: SocketKind) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn roundtrip(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<Outcome> {
     let fx = FdKind::File.open().context("file")?;
-    let (a, b) = pair(kind)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
     p.send(a.as_fd(), b"hello", &[fx.as_fd()]).context("send")?;
-    let (_, fds, _) = recv_all(p.as_mut(), &b, 1, s)?;
+    let (_, fds, _) = recv_all(p, &b, 1, cx.s)?;
     compare(&[Sent::of(&fx)], &fds)?.require()?;
     Ok(Outcome::pass(format!(
-        "{kind}: the descriptor round-trips ({})",
+        "{}: the descriptor round-trips ({})",
+        cx.kind,
         oracle::method()
     )))
 }
 
-pub(super) fn payload_kept(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn payload_kept(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<Outcome> {
     let fx = FdKind::File.open().context("file")?;
-    let (a, b) = pair(SocketKind::SeqPacket)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
     p.send(a.as_fd(), b"hello", &[fx.as_fd()]).context("send")?;
-    let (bytes, fds, _) = recv_all(p.as_mut(), &b, 1, s)?;
+    let (bytes, fds, _) = recv_all(p, &b, 1, cx.s)?;
     ensure!(
         bytes == b"hello",
         "payload lost: sent \"hello\" with the descriptor, the implementation returned {} byte(s) {:?}",
@@ -46,8 +41,7 @@ pub(super) fn payload_kept(i: usize, s: &Settings) -> CaseResult {
     ))
 }
 
-pub(super) fn several(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn several(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<Outcome> {
     let fx: Vec<Fixture> = [
         FdKind::File,
         FdKind::PipeRead,
@@ -58,11 +52,11 @@ pub(super) fn several(i: usize, s: &Settings) -> CaseResult {
     .map(|k| k.open().context("fixture"))
     .collect::<Result<_, _>>()?;
     let fds: Vec<BorrowedFd<'_>> = fx.iter().map(|f| f.as_fd()).collect();
-    let (a, b) = pair(SocketKind::SeqPacket)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
     if let Err(e) = p.send(a.as_fd(), b"four", &fds) {
         return Err(anyhow!("refused to send 4 descriptors in one call: {e}"));
     }
-    let (_, got, messages) = recv_all(p.as_mut(), &b, 4, s)?;
+    let (_, got, messages) = recv_all(p, &b, 4, cx.s)?;
     let sent: Vec<Sent<'_>> = fx.iter().map(Sent::of).collect();
     compare(&sent, &got)?.require()?;
     ensure!(
@@ -76,17 +70,16 @@ pub(super) fn several(i: usize, s: &Settings) -> CaseResult {
     )))
 }
 
-pub(super) fn all_kinds(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn all_kinds(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<Outcome> {
     let fx: Vec<Fixture> = FdKind::ALL
         .iter()
         .map(|k| k.open().context("fixture"))
         .collect::<Result<_, _>>()?;
     let fds: Vec<BorrowedFd<'_>> = fx.iter().map(|f| f.as_fd()).collect();
     let labels: Vec<&str> = fx.iter().map(|f| f.kind.name()).collect();
-    let (a, b) = pair(SocketKind::Stream)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
     p.send(a.as_fd(), b"kinds", &fds).context("send")?;
-    let (_, got, messages) = recv_all(p.as_mut(), &b, fds.len(), s)?;
+    let (_, got, messages) = recv_all(p, &b, fds.len(), cx.s)?;
     let sent: Vec<Sent<'_>> = fx.iter().map(Sent::of).collect();
     compare(&sent, &got)?.require()?;
     Ok(Outcome::pass(format!(
@@ -96,13 +89,12 @@ pub(super) fn all_kinds(i: usize, s: &Settings) -> CaseResult {
     )))
 }
 
-pub(super) fn max_253(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn max_253(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<Outcome> {
     let null = FdKind::DevNull.open().context("/dev/null")?;
-    let fds = vec![null.as_fd(); inflight::SCM_MAX_FD];
-    let (a, b) = pair(SocketKind::SeqPacket)?;
+    let fds = vec![null.as_fd(); SCM_MAX_FD];
+    let (a, b) = pair(cx.kind).context("socketpair")?;
     p.send(a.as_fd(), b"m", &fds).context("send of 253")?;
-    let (_, got, messages) = recv_all(p.as_mut(), &b, fds.len(), s)?;
+    let (_, got, messages) = recv_all(p, &b, fds.len(), cx.s)?;
     ensure!(got.len() == 253, "253 sent, {} received", got.len());
     for (i, g) in got.iter().enumerate() {
         ensure!(
@@ -115,12 +107,11 @@ pub(super) fn max_253(i: usize, s: &Settings) -> CaseResult {
     )))
 }
 
-pub(super) fn refuse_254(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn refuse_254(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<Outcome> {
     let null = FdKind::DevNull.open().context("/dev/null")?;
     let fds = vec![null.as_fd(); 254];
-    let (a, b) = pair(SocketKind::SeqPacket)?;
-    let guard = LeakGuard::start();
+    let (a, b) = pair(cx.kind).context("socketpair")?;
+    let guard = cx.lock.leak_guard();
     let sent = p.send(a.as_fd(), b"m", &fds);
     let mut changes = guard.finish().err().unwrap_or_default();
     let leaked = std::mem::take(&mut changes.leaked);
@@ -136,7 +127,7 @@ pub(super) fn refuse_254(i: usize, s: &Settings) -> CaseResult {
         }
         Ok(_) => {
             // Accepted: it must then have split them; all must arrive.
-            let (_, got, messages) = recv_all(p.as_mut(), &b, 254, s)?;
+            let (_, got, messages) = recv_all(p, &b, 254, cx.s)?;
             ensure!(
                 got.len() == 254,
                 "send of 254 accepted, {} arrived",
@@ -149,22 +140,15 @@ pub(super) fn refuse_254(i: usize, s: &Settings) -> CaseResult {
     }
 }
 
-pub(super) fn cloexec(i: usize, s: &Settings) -> CaseResult {
-    let mut p = passer(i)?;
+pub(super) fn cloexec(p: &mut dyn Implementation, cx: &Ctx<'_>) -> anyhow::Result<Outcome> {
     let fx = FdKind::DevNull.open().context("/dev/null")?;
-    let (a, b) = pair(SocketKind::Stream)?;
+    let (a, b) = pair(cx.kind).context("socketpair")?;
     p.send(a.as_fd(), b"c", &[fx.as_fd()]).context("send")?;
-    let (_, got, _) = recv_all(p.as_mut(), &b, 1, s)?;
+    let (_, got, _) = recv_all(p, &b, 1, cx.s)?;
     let g = &got[0];
     let flag = is_cloexec(g.as_fd()).context("F_GETFD")?;
     // Proof by exec: does a freshly exec'd child have the descriptor?
-    let exe = std::env::current_exe().context("current_exe")?;
-    let out = std::process::Command::new(exe)
-        .args(["__child", "fd-probe", &g.as_raw_fd().to_string()])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("fork+exec of the fd probe")?;
-    let seen = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let seen = exec_probe(g.as_fd()).context("fork+exec of the fd probe")?;
     let inherited = seen.contains(" open ");
     ensure!(
         flag != inherited,
