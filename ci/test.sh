@@ -7,7 +7,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Property tests: CI scale. ci/soak.sh runs the same suites at tens of thousands.
 export PROPTEST_CASES="${PROPTEST_CASES:-64}"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's heading says when it started and how long the run has taken.
+step() { printf '\n==> %s (%s, %d s in)\n' "$*" "$(date +%T)" "$SECONDS"; }
 
 step "rustfmt"
 cargo fmt --all --check

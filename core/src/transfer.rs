@@ -501,4 +501,33 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::ControlBufferFull);
         assert_eq!((numbers(e.fds()), e.capacity()), (raw, 2));
     }
+
+    /// MSG_CTRUNC with the Vec sink: full at its bound is
+    /// ControlBufferFull, below it ReceiverLimit (as for the array).
+    #[test]
+    fn the_vec_sink_classifies_ctrunc_like_the_array() {
+        let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        for (cap, want) in [
+            (2, ErrorKind::ControlBufferFull),
+            (4, ErrorKind::ReceiverLimit),
+        ] {
+            let raw = released(2);
+            let mut buf = vec![0u8; 256];
+            let msgs = [ControlMessage::Rights(FdList::Raw(&raw))];
+            let bytes = encode(&msgs, &mut buf).unwrap();
+            let sink = BoundedVec {
+                vec: Vec::new(),
+                cap,
+            };
+            let e = finish(
+                KernelControl::received(bytes, 1, libc::MSG_CTRUNC),
+                sink,
+                true,
+            )
+            .err()
+            .unwrap();
+            assert_eq!(e.kind(), want, "capacity {cap}");
+            assert_eq!(numbers(e.fds()), raw);
+        }
+    }
 }

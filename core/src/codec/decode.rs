@@ -232,7 +232,12 @@ mod tests {
         assert_eq!((r.len(), r.is_empty(), r.trailing_bytes()), (2, false, 1));
         assert_eq!(r.as_bytes().len(), 8);
         let empty = Rights { data: &[7, 7, 7] };
-        assert_eq!((empty.len(), empty.is_empty()), (0, true));
+        assert_eq!(
+            (empty.len(), empty.is_empty(), empty.trailing_bytes()),
+            (0, true, 3)
+        );
+        let whole = Rights { data: &[0; 8] };
+        assert_eq!((whole.len(), whole.trailing_bytes()), (2, 0));
         assert_eq!(empty.iter().count(), 0);
     }
 

@@ -203,3 +203,42 @@ impl FdSink for Closer {
 
     fn drain_into(&mut self, _out: &mut Vec<OwnedFd>) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode, encode, ControlMessage, FdList, Message};
+
+    /// `all_valid` on the numbers of an SCM_RIGHTS message encoded at an
+    /// aligned address and copied to an odd one (the slow path).
+    #[test]
+    fn all_valid_finds_any_negative_number() {
+        let lists: [&[i32]; 9] = [
+            &[3],
+            &[-1],
+            &[-1, -1],
+            &[3, -1],
+            &[3, 4, 5],
+            &[3, -1, 5],
+            &[-1, -1, -1, -1],
+            &[i32::MIN, 4, 5, 6],
+            &[3, 4, 5, 6, 7, -7],
+        ];
+        for list in lists {
+            let want = list.iter().all(|&fd| fd >= 0);
+            let mut buf = [0u8; 128];
+            let bytes = encode(&[ControlMessage::Rights(FdList::Raw(list))], &mut buf).unwrap();
+            let mut odd = vec![0u8; bytes.len() + 1];
+            odd[1..].copy_from_slice(bytes);
+            for (at, b) in [("aligned", bytes), ("odd", &odd[1..])] {
+                let Some(Ok(c)) = decode(b).next() else {
+                    panic!("{list:?} {at}: no message");
+                };
+                let Message::Rights(r) = c.parse() else {
+                    panic!("{list:?} {at}: not rights");
+                };
+                assert_eq!(all_valid(&r), want, "{list:?} {at}");
+            }
+        }
+    }
+}

@@ -258,6 +258,24 @@ fn dropping_an_fd_array_closes_exactly_its_own() {
         "someone else's descriptor in the gap survives"
     );
     drop((below, above, between));
+
+    // Differences from the contiguous run that cancel out when xor-ed
+    // (901^909 == 902^910 == 8): still not contiguous, so the descriptors
+    // at 901 and 902 (someone else's) must survive and 909, 910 be closed.
+    let others = (at(901), at(902));
+    let mut spread = crate::FdArray::<4>::new();
+    for n in [900, 909, 910] {
+        spread.push(at(n)).unwrap();
+    }
+    let before = ranges();
+    drop(spread);
+    assert!(
+        [900, 909, 910].iter().all(|&n| !is_open(n)),
+        "its own closed"
+    );
+    assert!(is_open(901) && is_open(902), "someone else's survive");
+    assert_eq!(ranges(), before, "no close_range for a spread run");
+    drop(others);
 }
 
 /// The array's accessors, its iterator from both ends, `Debug` and the
