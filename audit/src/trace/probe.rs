@@ -69,22 +69,9 @@ impl Probe {
     }
 }
 
-/// An `int` socket option of `sock`.
+/// An `int` socket option of `sock` (the test kit's raw getsockopt).
 fn sockopt(sock: BorrowedFd<'_>, level: i32, name: i32) -> Option<i32> {
-    let mut v: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt(2) writes at most `len` bytes into `v`, a live
-    // c_int whose size `len` states; `sock` is borrowed for the call.
-    let r = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            (&mut v as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    (r == 0).then_some(v)
+    inflight_testkit::sockopt::get_int(sock, level, name).ok()
 }
 
 /// `sock` is a Unix domain socket.
