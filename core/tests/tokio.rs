@@ -11,11 +11,27 @@ use common::*;
 use inflight::{ErrorKind, SocketKind};
 use tokio::io::unix::AsyncFd;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+/// A current-thread runtime whose `block_on` fails the run after 20 s: a
+/// lost wake-up in the code under test (a readiness that never clears or
+/// never comes) hangs the single thread, which no timer inside it can end.
+struct Rt {
+    rt: tokio::runtime::Runtime,
+}
+
+impl Rt {
+    fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        let _dog = inflight_testkit::Watchdog::new("tokio block_on", Duration::from_secs(20));
+        self.rt.block_on(fut)
+    }
+}
+
+fn rt() -> Rt {
+    Rt {
+        rt: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    }
 }
 
 #[test]

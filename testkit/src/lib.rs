@@ -27,6 +27,8 @@
 //!   runtimes do.
 //! - [`sockopt`]: raw `int` socket options, and feature probes that say
 //!   "missing" only on `ENOPROTOOPT`.
+//! - [`Watchdog`]: a time limit for one test, which fails the run when
+//!   the code under test hangs.
 //!
 //! The kit is for Linux (and Android, untested): it uses `/proc`, `kcmp(2)`,
 //! eventfds, memfds and timerfds. On other systems it is empty.
@@ -44,8 +46,10 @@ pub mod raw;
 pub mod reference;
 pub mod seccomp;
 pub mod sockopt;
+mod watchdog;
 
 pub use aligned::AlignedBuf;
+pub use watchdog::Watchdog;
 pub use inflight_conformance::{describe_fd, open_fds, Described};
 pub use inflight_conformance::{fixtures, guard, oracle};
 pub use inflight_conformance::{same_description, Sameness};
