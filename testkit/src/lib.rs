@@ -49,8 +49,8 @@ pub mod sockopt;
 mod watchdog;
 
 pub use aligned::AlignedBuf;
-pub use watchdog::Watchdog;
 pub use inflight_conformance::{describe_fd, open_fds, Described};
 pub use inflight_conformance::{fixtures, guard, oracle};
 pub use inflight_conformance::{same_description, Sameness};
 pub use inflight_conformance::{serial, FdKind, Fixture, LeakGuard, Leaks, Serial};
+pub use watchdog::Watchdog;
