@@ -66,7 +66,7 @@ PY
     fi
     ;;
 full)
-    cargo mutants -p inflight --no-shuffle -o "$out/full" --timeout 180 \
+    cargo mutants -p inflight --all-features --no-shuffle -o "$out/full" --timeout 180 \
         -- --lib --tests --all-features || true
     outcomes="$out/full/mutants.out/outcomes.json"
     [ -f "$outcomes" ] || { echo "ci/mutants.sh: no outcomes" >&2; exit 1; }
