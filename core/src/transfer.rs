@@ -10,7 +10,7 @@ use crate::codec::{self, space_for, ControlMessage, FdList, SCM_MAX_FD};
 use crate::error::{Error, ErrorKind};
 use crate::options::{Received, RecvOptions, SendOptions};
 use crate::socket::{self, SocketKind};
-use crate::sys::{self, ControlBuffer, FdSink};
+use crate::sys::{self, ControlBuffer, FdStore};
 use crate::sys::{BoundedVec, FdArray};
 
 #[cfg(not(apple))]
@@ -301,7 +301,7 @@ pub fn recv_vec_with(
 /// One `recvmsg` into `control`, claiming every descriptor into `sink` (or,
 /// past its capacity, into the error) and classifying truncation.
 #[inline]
-pub(crate) fn recv_into<S: FdSink>(
+pub(crate) fn recv_into<S: FdStore>(
     sock: BorrowedFd<'_>,
     bufs: &mut [IoSliceMut<'_>],
     control: &mut [MaybeUninit<u8>],
@@ -320,7 +320,7 @@ pub(crate) fn recv_into<S: FdSink>(
 /// flag is then set right after arrival (not atomic against a concurrent
 /// fork + exec).
 #[inline]
-pub(crate) fn finish<S: FdSink>(
+pub(crate) fn finish<S: FdStore>(
     raw: sys::RawRecv<'_>,
     sink: S,
     cloexec: bool,
@@ -354,7 +354,11 @@ pub(crate) fn finish<S: FdSink>(
 
 /// The error of a truncated receive, owning every descriptor that arrived.
 #[cold]
-fn truncated<S: FdSink>(kind: ErrorKind, mut out: Received<S>, mut surplus: Vec<OwnedFd>) -> Error {
+fn truncated<S: FdStore>(
+    kind: ErrorKind,
+    mut out: Received<S>,
+    mut surplus: Vec<OwnedFd>,
+) -> Error {
     let mut all = Vec::with_capacity(out.fds.count() + surplus.len());
     out.fds.drain_into(&mut all);
     all.append(&mut surplus);

@@ -166,11 +166,7 @@ impl MmsgRecv<'_> {
         // filled (they were all initialised before the call).
         let m = unsafe { hdr.assume_init_ref() };
         #[allow(clippy::unnecessary_cast)] // socklen_t or size_t by libc
-        let clen = if m.msg_hdr.msg_control.is_null() {
-            0
-        } else {
-            m.msg_hdr.msg_controllen as usize
-        };
+        let clen = m.msg_hdr.msg_controllen as usize;
         // The kernel wrote this message's area; the view borrows `self`, so
         // no other message view or the Drop walk exists meanwhile, and each
         // index is visited once.

@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use crate::codec::{self, space_for, Credentials, Message};
 pub(crate) use fdarray::BoundedVec;
 pub use fdarray::{CapacityError, FdArray, IntoIter};
-pub(crate) use sink::{Closer, FdSink};
+pub(crate) use sink::{Closer, FdSink, FdStore};
 
 mod fdarray;
 #[cfg(linux_like)]
@@ -68,8 +68,7 @@ fn cvt(ret: libc::ssize_t) -> io::Result<usize> {
 }
 
 /// The one `msghdr` builder: name, one iovec array and a control area.
-/// Null pointers and zero lengths where a part is absent; an empty control
-/// area is passed as a null `msg_control`.
+/// A null name and zero lengths where a part is absent.
 #[inline]
 fn msghdr(
     addr: Option<&RawAddr<'_>>,
@@ -88,10 +87,10 @@ fn msghdr(
     }
     msg.msg_iov = iov;
     msg.msg_iovlen = iovlen as _;
-    if controllen > 0 {
-        msg.msg_control = control.cast();
-        msg.msg_controllen = controllen as _;
-    }
+    // An empty control area is a length of 0, which the kernel reads as no
+    // control data whatever the pointer.
+    msg.msg_control = control.cast();
+    msg.msg_controllen = controllen as _;
     msg
 }
 
@@ -234,12 +233,7 @@ pub(crate) fn recvmsg<'c>(
             Err(e) => return Err(e),
             Ok(bytes) => {
                 #[allow(clippy::unnecessary_cast)] // socklen_t or size_t by platform
-                let claimed = msg.msg_controllen as usize;
-                let len = if msg.msg_control.is_null() {
-                    0
-                } else {
-                    claimed
-                };
+                let len = msg.msg_controllen as usize;
                 return Ok(RawRecv {
                     bytes,
                     flags: msg.msg_flags,

@@ -12,12 +12,6 @@ use crate::codec::Rights;
 
 /// A destination for claimed descriptors.
 pub(crate) trait FdSink {
-    /// The most descriptors it takes.
-    fn capacity(&self) -> usize;
-
-    /// How many it holds.
-    fn count(&self) -> usize;
-
     /// Takes ownership of every number in `rights`, in order: as many as
     /// there is room for into the sink, the rest into `surplus`.
     ///
@@ -27,30 +21,27 @@ pub(crate) trait FdSink {
     /// process installed, owned by nothing else, and `rights` must be
     /// claimed only once (the contract of [`adopt`]).
     unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>);
+}
+
+/// A sink that keeps what it claims, up to a capacity: what a receive hands
+/// to its caller, and what the truncation classification counts.
+pub(crate) trait FdStore: FdSink {
+    /// The most descriptors it takes.
+    fn capacity(&self) -> usize;
+
+    /// How many it holds.
+    fn count(&self) -> usize;
 
     /// Moves every descriptor it holds to `out`, in order.
     fn drain_into(&mut self, out: &mut Vec<OwnedFd>);
 }
 
 /// Whether every number can be an `OwnedFd` (the kernel never installs a
-/// negative one; `-1` would break `OwnedFd`'s niche).
+/// negative one; `-1` would break `OwnedFd`'s niche): the sign bits, or-ed,
+/// with no early exit so that it vectorises.
 #[inline]
 fn all_valid(rights: &Rights<'_>) -> bool {
-    if rights.len() <= 2 {
-        // Few numbers: a plain or over them beats the vector set-up.
-        return rights.iter().fold(0, |acc, fd| acc | fd) >= 0;
-    }
-    let bytes = rights.as_bytes();
-    // SAFETY: `align_to` needs the target type to accept every bit pattern
-    // of the source bytes: any four bytes are an `i32`. Misaligned ends
-    // come back in `head`/`tail` (none for kernel-written data, which sits
-    // at an aligned CMSG_DATA).
-    let (head, ints, tail) = unsafe { bytes.align_to::<i32>() };
-    if !head.is_empty() || !tail.is_empty() {
-        return rights.iter().all(|fd| fd >= 0);
-    }
-    // No early exit, so that it vectorises: the sign bits, or-ed.
-    ints.iter().fold(0, |acc, &fd| acc | fd) >= 0
+    rights.iter().fold(0, |acc, fd| acc | fd) >= 0
 }
 
 /// Adopts the numbers of `rights` from index `from` on into `surplus`,
@@ -99,7 +90,7 @@ unsafe fn copy_numbers(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) {
     }
 }
 
-impl<const N: usize> FdSink for FdArray<N> {
+impl<const N: usize> FdStore for FdArray<N> {
     #[inline]
     fn capacity(&self) -> usize {
         N
@@ -110,6 +101,12 @@ impl<const N: usize> FdSink for FdArray<N> {
         self.len()
     }
 
+    fn drain_into(&mut self, out: &mut Vec<OwnedFd>) {
+        FdArray::drain_into(self, out)
+    }
+}
+
+impl<const N: usize> FdSink for FdArray<N> {
     #[inline]
     unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>) {
         let v = self.storage();
@@ -133,13 +130,9 @@ impl<const N: usize> FdSink for FdArray<N> {
             unsafe { rest_into(&rights, take, surplus) };
         }
     }
-
-    fn drain_into(&mut self, out: &mut Vec<OwnedFd>) {
-        FdArray::drain_into(self, out)
-    }
 }
 
-impl FdSink for BoundedVec {
+impl FdStore for BoundedVec {
     #[inline]
     fn capacity(&self) -> usize {
         self.cap
@@ -150,6 +143,12 @@ impl FdSink for BoundedVec {
         self.vec.len()
     }
 
+    fn drain_into(&mut self, out: &mut Vec<OwnedFd>) {
+        out.append(&mut self.vec);
+    }
+}
+
+impl FdSink for BoundedVec {
     #[inline]
     unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>) {
         let have = self.vec.len();
@@ -176,32 +175,18 @@ impl FdSink for BoundedVec {
             unsafe { rest_into(&rights, take, surplus) };
         }
     }
-
-    fn drain_into(&mut self, out: &mut Vec<OwnedFd>) {
-        out.append(&mut self.vec);
-    }
 }
 
 /// A sink that closes everything: for control data nobody claimed.
 pub(crate) struct Closer;
 
 impl FdSink for Closer {
-    fn capacity(&self) -> usize {
-        usize::MAX
-    }
-
-    fn count(&self) -> usize {
-        0
-    }
-
     unsafe fn claim(&mut self, rights: Rights<'_>, _surplus: &mut Vec<OwnedFd>) {
         for raw in rights.iter().filter(|&fd| fd >= 0) {
             // SAFETY: the caller's contract; each one is closed at once.
             drop(unsafe { adopt(raw) });
         }
     }
-
-    fn drain_into(&mut self, _out: &mut Vec<OwnedFd>) {}
 }
 
 #[cfg(test)]
