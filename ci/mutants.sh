@@ -67,7 +67,7 @@ PY
     ;;
 full)
     cargo mutants -p inflight --all-features --no-shuffle -o "$out/full" --timeout 180 \
-        -- --lib --tests --all-features || true
+        -- --lib --tests || true
     outcomes="$out/full/mutants.out/outcomes.json"
     [ -f "$outcomes" ] || { echo "ci/mutants.sh: no outcomes" >&2; exit 1; }
     python3 ci/mutants_second_pass.py "$out/full/mutants.out" "$justified" "$out/summary.md"

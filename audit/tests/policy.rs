@@ -8,7 +8,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_inflight-audit");
 
 /// Makes the test kit's oracle work without `kcmp` (the status-flag flip),
 /// which cannot decide for an `O_PATH` descriptor.
-const NO_KCMP: &str = "INFLIGHT_TESTKIT_NO_KCMP";
+const NO_KCMP: &str = "INFLIGHT_CONFORMANCE_NO_KCMP";
 const ALLOW: &str = "INFLIGHT_ALLOW_UNKNOWN_IDENTITY";
 
 fn audit(args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -89,7 +89,7 @@ pub fn kcmp_file_in(
 /// Set (to anything) in the environment before the kit's first use, makes
 /// [`kcmp_available`] say no, so that a test can run the fallback where
 /// `kcmp` works.
-pub const NO_KCMP_ENV: &str = "INFLIGHT_TESTKIT_NO_KCMP";
+pub const NO_KCMP_ENV: &str = "INFLIGHT_CONFORMANCE_NO_KCMP";
 
 /// Whether `kcmp(KCMP_FILE)` works in this process (it can be missing from
 /// the kernel or blocked by seccomp, as in some container runtimes).

@@ -1,5 +1,5 @@
 //! The leak guard where `kcmp(2)` is unavailable (simulated with
-//! `INFLIGHT_TESTKIT_NO_KCMP`): the status-flag flip must catch the same
+//! `INFLIGHT_CONFORMANCE_NO_KCMP`): the status-flag flip must catch the same
 //! same-kind replacements. One test only, so that setting the variable
 //! races with no other thread of this binary.
 
