@@ -23,6 +23,9 @@
 //! order in every group by `r` more places: `ci/bench.sh` runs the suite
 //! three times with r = 0, 1, 2, so that no implementation always runs
 //! first or last, and writes `benches/RESULTS.md` from the medians.
+// The benchmark macros generate items (modules, functions, constants)
+// that cannot carry docs.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

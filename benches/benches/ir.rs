@@ -13,6 +13,9 @@
 //!
 //! Function names are `<implementation>_k<k>`; batch counts are for
 //! [`BATCH`](inflight_benches::lean::BATCH) messages.
+// The benchmark macros generate items (modules, functions, constants)
+// that cannot carry docs.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
