@@ -65,7 +65,13 @@ def scratch():
 def second_pass(m):
     """The suite that catches mutant `m`, or None."""
     subprocess.run(["git", "checkout", "--", "."], cwd=SCRATCH, check=True)
-    applied = subprocess.run(["git", "apply", m["diff"]], cwd=SCRATCH, capture_output=True, text=True)
+    # cargo-mutants writes the mutant's description where the new file's
+    # name belongs (`+++ replace ...`): name the file on both sides.
+    with open(m["diff"]) as f:
+        lines = f.read().split("\n")
+    lines[0], lines[1] = f"--- {m['file']}", f"+++ {m['file']}"
+    applied = subprocess.run(["git", "apply", "-p0", "-"], cwd=SCRATCH, input="\n".join(lines),
+                             capture_output=True, text=True)
     if applied.returncode != 0:
         sys.exit(f"cannot apply {m['diff']}: {applied.stderr}")
     env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target", "mutants", "scratch-target"))
