@@ -129,8 +129,11 @@ def main():
         f"{len(caught_later)} more by the property tests or the fuzz replay); missed {len(survivors)} "
         f"({len(survivors) - len(unjustified)} justified as equivalent); timeouts {counts['Timeout']}; "
         f"unviable {counts['Unviable']}.",
-        f"Score: {100 * caught / max(viable, 1):.1f}% of viable mutants caught; "
-        f"{100 * (caught + len(survivors) - len(unjustified)) / max(viable, 1):.1f}% caught or justified.",
+        f"Score: {100 * (caught + counts['Timeout']) / max(viable, 1):.1f}% of viable mutants detected "
+        f"(caught, or their tests hung until the time limit: {caught + counts['Timeout']} of {viable}); "
+        f"{100 * caught / max(viable, 1):.1f}% caught outright; "
+        f"{100 * (caught + counts['Timeout'] + len(survivors) - len(unjustified)) / max(viable, 1):.1f}% "
+        f"detected or justified.",
         f"Second pass: {len(rerun)} survivors of the core's tests re-run against the property tests "
         f"(PROPTEST_CASES={os.environ.get('PROPTEST_CASES', 'unset: 256')}) and the fuzz replay; "
         f"{len(off_linux)} not re-run (not compiled on Linux).",
