@@ -3,9 +3,9 @@
 #
 #   ci/mutants.sh ci     the codec and the claim-and-classify code against
 #                        the core's unit tests and tests/codec.rs (about 6
-#                        minutes): fails on a
-#                        missed mutant that core/mutants-justified.txt does
-#                        not list with a reason
+#                        minutes): fails on a missed mutant that
+#                        core/mutants-justified.txt does not list with a
+#                        reason
 #   ci/mutants.sh full   every function of core/src against the core's unit
 #                        and integration tests; each survivor is then tried
 #                        against the property tests and the fuzz replay (its

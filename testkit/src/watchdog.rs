@@ -18,7 +18,8 @@ use std::time::Duration;
 /// ```
 #[must_use = "the limit holds only while the watchdog lives"]
 pub struct Watchdog {
-    done: Option<mpsc::Sender<()>>,
+    /// Dropped with the watchdog: the watcher sees the sender hang up.
+    _done: mpsc::Sender<()>,
 }
 
 impl Watchdog {
@@ -33,13 +34,6 @@ impl Watchdog {
                 std::process::exit(101);
             }
         });
-        Watchdog { done: Some(done) }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        // Hanging up is enough: the watcher sees the sender gone.
-        self.done.take();
+        Watchdog { _done: done }
     }
 }

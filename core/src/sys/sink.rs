@@ -202,7 +202,7 @@ mod tests {
     use crate::codec::{decode, encode, ControlMessage, FdList, Message};
 
     /// `all_valid` on the numbers of an SCM_RIGHTS message encoded at an
-    /// aligned address and copied to an odd one (the slow path).
+    /// aligned address and copied to an odd one (unaligned reads).
     #[test]
     fn all_valid_finds_any_negative_number() {
         let lists: [&[i32]; 9] = [
