@@ -76,24 +76,25 @@ unsafe fn rest_into(rights: &Rights<'_>, from: usize, surplus: &mut Vec<OwnedFd>
 unsafe fn copy_numbers(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) {
     let bytes = rights.as_bytes();
     debug_assert!(n * size_of::<RawFd>() <= bytes.len());
-    if n <= 4 {
-        // A few numbers: plain stores beat a call to memcpy.
-        for (i, raw) in rights.iter().take(n).enumerate() {
-            // SAFETY: `dst.add(i)` for `i < n` is inside the caller's spare
-            // storage (valid for `n` writes); `raw` is non-negative and
-            // owned, so it is a valid `OwnedFd` (transparent over RawFd).
-            unsafe { dst.add(i).cast::<RawFd>().write(raw) };
-        }
-        return;
-    }
-    // SAFETY: `copy_nonoverlapping` needs `n * 4` readable bytes at the
-    // source (the first `n` whole numbers of `rights`, `n <= rights.len()`)
-    // and writable, non-overlapping bytes at `dst` (the caller's spare
-    // storage, never the control buffer). `OwnedFd` is
-    // `repr(transparent)` over a `RawFd` whose only invalid value, -1, the
-    // caller has ruled out; byte copies need no alignment.
+    let (src, dst) = (bytes.as_ptr(), dst.cast::<u8>());
+    // SAFETY (every arm): `copy_nonoverlapping` needs `len` readable bytes at
+    // the source (the first `n` whole numbers of `rights`, `n <=
+    // rights.len()`) and `len` writable, non-overlapping bytes at `dst` (the
+    // caller's spare storage, never the control buffer), `len = n * 4`.
+    // `OwnedFd` is `repr(transparent)` over a `RawFd` whose only invalid
+    // value, -1, the caller has ruled out; byte copies need no alignment.
+    // A few numbers: copies of a constant size are plain moves, where a
+    // length known only at run time is a call to memcpy (which a loop over
+    // the numbers also becomes).
     unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.cast::<u8>(), n * size_of::<RawFd>());
+        match n {
+            0 => {}
+            1 => std::ptr::copy_nonoverlapping(src, dst, 4),
+            2 => std::ptr::copy_nonoverlapping(src, dst, 8),
+            3 => std::ptr::copy_nonoverlapping(src, dst, 12),
+            4 => std::ptr::copy_nonoverlapping(src, dst, 16),
+            _ => std::ptr::copy_nonoverlapping(src, dst, n * size_of::<RawFd>()),
+        }
     }
 }
 
