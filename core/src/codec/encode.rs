@@ -169,10 +169,15 @@ pub fn encode_rights(fds: &[BorrowedFd<'_>], buf: &mut [MaybeUninit<u8>]) -> Res
         d.write(s);
     }
     let (numbers, padding) = data.split_at_mut(data_len);
-    for (slot, fd) in numbers.chunks_exact_mut(FD_SIZE).zip(fds) {
-        for (d, s) in slot.iter_mut().zip(fd.as_raw_fd().to_ne_bytes()) {
-            d.write(s);
-        }
+    // Up to four numbers as stores of a known count; a count known only at
+    // run time makes the loop a call to memcpy, which costs more than the
+    // few stores it replaces.
+    match fds.len() {
+        1 => put_numbers::<1>(numbers, fds),
+        2 => put_numbers::<2>(numbers, fds),
+        3 => put_numbers::<3>(numbers, fds),
+        4 => put_numbers::<4>(numbers, fds),
+        _ => put_all_numbers(numbers, fds),
     }
     // Numbers are 4 bytes and the alignment 4 or 8: the padding is 0 or 4
     // bytes, written as one fixed-size store rather than a memset call.
@@ -183,6 +188,28 @@ pub fn encode_rights(fds: &[BorrowedFd<'_>], buf: &mut [MaybeUninit<u8>]) -> Res
         }
     }
     Ok(space)
+}
+
+/// Writes the numbers of `fds` to `out` (`4 * fds.len()` bytes).
+#[inline]
+fn put_all_numbers(out: &mut [MaybeUninit<u8>], fds: &[BorrowedFd<'_>]) {
+    for (slot, fd) in out.chunks_exact_mut(FD_SIZE).zip(fds) {
+        for (d, s) in slot.iter_mut().zip(fd.as_raw_fd().to_ne_bytes()) {
+            d.write(s);
+        }
+    }
+}
+
+/// [`put_all_numbers`] for exactly `K` descriptors: a loop of a constant
+/// count, which compiles to plain stores. Writes nothing if the lengths are
+/// not `K` and `4 * K` (the caller matched them).
+#[inline]
+fn put_numbers<const K: usize>(out: &mut [MaybeUninit<u8>], fds: &[BorrowedFd<'_>]) {
+    let (Ok(fds), Some(out)) = (<&[BorrowedFd<'_>; K]>::try_from(fds), out.get_mut(..K * FD_SIZE))
+    else {
+        return;
+    };
+    put_all_numbers(out, fds);
 }
 
 /// Where the encoder writes: initialised or uninitialised bytes. Both are
