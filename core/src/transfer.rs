@@ -50,8 +50,9 @@ const NOSIGNAL: libc::c_int = 0;
 /// assert_eq!((&buf[..got.bytes], got.fds.len()), (&b"hi"[..], 1));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[inline]
 pub fn send_fds(sock: &impl AsFd, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<usize, Error> {
-    send_with(sock, &[IoSlice::new(payload)], fds, &SendOptions::new())
+    send_rights(sock.as_fd(), &[IoSlice::new(payload)], fds, NOSIGNAL)
 }
 
 /// [`send_fds`] with a vectored payload.
@@ -59,12 +60,13 @@ pub fn send_fds(sock: &impl AsFd, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Res
 /// # Errors
 ///
 /// As [`send_fds`].
+#[inline]
 pub fn send_fds_vectored(
     sock: &impl AsFd,
     bufs: &[IoSlice<'_>],
     fds: &[BorrowedFd<'_>],
 ) -> Result<usize, Error> {
-    send_with(sock, bufs, fds, &SendOptions::new())
+    send_rights(sock.as_fd(), bufs, fds, NOSIGNAL)
 }
 
 /// [`send_fds`] to an address (`sendto`), for unconnected datagram sockets:
@@ -101,20 +103,46 @@ pub fn send_with(
     opts: &SendOptions<'_>,
 ) -> Result<usize, Error> {
     let sock = sock.as_fd();
-    check_send(sock, bufs, fds)?;
     let mut flags = NOSIGNAL;
     if opts.nonblocking {
         flags |= libc::MSG_DONTWAIT;
     }
-    // Room for SCM_MAX_FD descriptors and credentials; never initialised
-    // beyond what the encoder writes.
+    if opts.credentials.is_none() && opts.to.is_none() {
+        return send_rights(sock, bufs, fds, flags);
+    }
+    send_general(sock, bufs, fds, opts, flags)
+}
+
+/// The common send, inlined: rights only, to the connected peer.
+#[inline]
+fn send_rights(
+    sock: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    fds: &[BorrowedFd<'_>],
+    flags: libc::c_int,
+) -> Result<usize, Error> {
+    check_send(sock, bufs, fds)?;
+    // Room for SCM_MAX_FD descriptors, never initialised beyond what the
+    // encoder writes.
     let mut space = ControlBuffer::<SCM_MAX_FD>::new();
     let area = space.as_uninit_mut();
-    if opts.credentials.is_none() && opts.to.is_none() {
-        // The common send: rights only, to the connected peer.
-        let len = codec::encode_rights(fds, area)?;
-        return Ok(sys::sendmsg(sock, bufs, &area[..len], None, flags)?);
-    }
+    let len = codec::encode_rights(fds, area)?;
+    Ok(sys::sendmsg(sock, bufs, &area[..len], None, flags)?)
+}
+
+/// [`send_with`] with credentials or an address: the general encoder, out
+/// of line.
+#[inline(never)]
+fn send_general(
+    sock: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    fds: &[BorrowedFd<'_>],
+    opts: &SendOptions<'_>,
+    flags: libc::c_int,
+) -> Result<usize, Error> {
+    check_send(sock, bufs, fds)?;
+    let mut space = ControlBuffer::<SCM_MAX_FD>::new();
+    let area = space.as_uninit_mut();
     let rights = ControlMessage::Rights(FdList::Borrowed(fds));
     let msgs = match opts.credentials {
         None => [rights; 2],
@@ -149,10 +177,7 @@ pub(crate) fn check_send(
     fds: &[BorrowedFd<'_>],
 ) -> Result<(), Error> {
     if fds.len() > SCM_MAX_FD {
-        return Err(Error::with_detail(
-            ErrorKind::TooManyFds,
-            format!("{} descriptors", fds.len()),
-        ));
+        return Err(too_many(fds.len()));
     }
     // Only the rare empty-payload case pays for the SO_TYPE lookup.
     if !fds.is_empty()
@@ -162,6 +187,12 @@ pub(crate) fn check_send(
         return Err(Error::new(ErrorKind::EmptyPayloadOnStream));
     }
     Ok(())
+}
+
+/// The error of a send with more than [`SCM_MAX_FD`] descriptors.
+#[cold]
+fn too_many(n: usize) -> Error {
+    Error::with_detail(ErrorKind::TooManyFds, format!("{n} descriptors"))
 }
 
 /// Receives one message into `buf` with room for `N` descriptors, without
@@ -188,6 +219,7 @@ pub(crate) fn check_send(
 ///
 /// In every case each descriptor the kernel installed is either returned or
 /// closed.
+#[inline]
 pub fn recv_fds<const N: usize>(
     sock: &impl AsFd,
     buf: &mut [u8],
@@ -233,6 +265,7 @@ pub fn peek_fds<const N: usize>(
 /// # Errors
 ///
 /// As [`recv_fds`].
+#[inline]
 pub fn recv_with<const N: usize>(
     sock: &impl AsFd,
     bufs: &mut [IoSliceMut<'_>],
