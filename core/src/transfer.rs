@@ -358,18 +358,34 @@ pub(crate) fn finish<S: FdStore>(
     sink: S,
     cloexec: bool,
 ) -> Result<Received<S>, Error> {
-    let mut out = Received {
-        bytes: raw.bytes,
-        fds: sink,
-        credentials: None,
-        pidfd: None,
-    };
+    let mut fds = sink;
     let mut surplus: Vec<OwnedFd> = Vec::new();
-    let extras = raw.control.claim(&mut out.fds, &mut surplus, cloexec);
-    out.credentials = extras.credentials;
-    out.pidfd = extras.pidfd;
-    let ctrunc = raw.flags & libc::MSG_CTRUNC != 0;
-    let kind = if !surplus.is_empty() || (ctrunc && out.fds.count() >= out.fds.capacity()) {
+    let extras = raw.control.claim(&mut fds, &mut surplus, cloexec);
+    if raw.flags & (libc::MSG_CTRUNC | libc::MSG_TRUNC) == 0 && surplus.is_empty() {
+        // The usual message: built once, where the caller wants it.
+        return Ok(Received {
+            bytes: raw.bytes,
+            fds,
+            credentials: extras.credentials,
+            pidfd: extras.pidfd,
+        });
+    }
+    Err(truncated(raw.flags, raw.bytes, fds, surplus))
+}
+
+/// The error of a truncated receive (`MSG_CTRUNC`, `MSG_TRUNC`, or more
+/// descriptors than `fds` holds, the rest in `surplus`), owning every
+/// descriptor that arrived.
+#[cold]
+#[inline(never)]
+fn truncated<S: FdStore>(
+    flags: libc::c_int,
+    bytes: usize,
+    mut fds: S,
+    mut surplus: Vec<OwnedFd>,
+) -> Error {
+    let ctrunc = flags & libc::MSG_CTRUNC != 0;
+    let kind = if !surplus.is_empty() || (ctrunc && fds.count() >= fds.capacity()) {
         // More arrived than the caller has room for, or the kernel ran out
         // of control buffer with the caller's capacity reached.
         ErrorKind::ControlBufferFull
@@ -377,25 +393,13 @@ pub(crate) fn finish<S: FdStore>(
         // Fewer than the capacity arrived and the kernel still cut: it
         // could not install them (RLIMIT_NOFILE, a security module).
         ErrorKind::ReceiverLimit
-    } else if raw.flags & libc::MSG_TRUNC != 0 {
-        ErrorKind::PayloadTruncated
     } else {
-        return Ok(out);
+        ErrorKind::PayloadTruncated
     };
-    Err(truncated(kind, out, surplus))
-}
-
-/// The error of a truncated receive, owning every descriptor that arrived.
-#[cold]
-fn truncated<S: FdStore>(
-    kind: ErrorKind,
-    mut out: Received<S>,
-    mut surplus: Vec<OwnedFd>,
-) -> Error {
-    let mut all = Vec::with_capacity(out.fds.count() + surplus.len());
-    out.fds.drain_into(&mut all);
+    let mut all = Vec::with_capacity(fds.count() + surplus.len());
+    fds.drain_into(&mut all);
     all.append(&mut surplus);
-    Error::truncated(kind, all, out.bytes, out.fds.capacity())
+    Error::truncated(kind, all, bytes, fds.capacity())
 }
 
 #[cfg(test)]

@@ -41,6 +41,27 @@ impl<'a> Iterator for Decoder<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        Some(self.step()?.map_err(|m| malformed(m.len, m.offset)))
+    }
+}
+
+/// A header whose `cmsg_len` is below the header size: the walk's one error,
+/// as plain numbers (see [`Decoder::step`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Malformed {
+    /// The claimed `cmsg_len`.
+    pub len: usize,
+    /// Where the header starts.
+    pub offset: usize,
+}
+
+impl<'a> Decoder<'a> {
+    /// One step of the walk: the parser itself, which [`Iterator::next`]
+    /// forwards to. A malformed header comes back as plain numbers rather
+    /// than an [`Error`], so that a caller on a hot path (the claim of a
+    /// received message) has nothing to drop.
+    #[inline]
+    pub(crate) fn step(&mut self) -> Option<Result<Cmsg<'a>, Malformed>> {
         let start = self.off;
         let rest = self.buf.get(start..)?;
         if rest.len() < HEADER_SIZE {
@@ -50,7 +71,7 @@ impl<'a> Iterator for Decoder<'a> {
         let len = read_len(rest);
         if len < HEADER_SIZE {
             self.off = usize::MAX;
-            return Some(Err(malformed(len, start)));
+            return Some(Err(Malformed { len, offset: start }));
         }
         let level = read_i32(rest, LEVEL_OFFSET).unwrap_or_default();
         let kind = read_i32(rest, TYPE_OFFSET).unwrap_or_default();
@@ -79,8 +100,6 @@ impl<'a> Iterator for Decoder<'a> {
     }
 }
 
-/// The error of a header whose `cmsg_len` is below the header size (kept
-/// out of line: a kernel never writes one).
 #[cold]
 #[inline(never)]
 fn malformed(len: usize, offset: usize) -> Error {

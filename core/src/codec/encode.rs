@@ -205,8 +205,10 @@ fn put_all_numbers(out: &mut [MaybeUninit<u8>], fds: &[BorrowedFd<'_>]) {
 /// not `K` and `4 * K` (the caller matched them).
 #[inline]
 fn put_numbers<const K: usize>(out: &mut [MaybeUninit<u8>], fds: &[BorrowedFd<'_>]) {
-    let (Ok(fds), Some(out)) = (<&[BorrowedFd<'_>; K]>::try_from(fds), out.get_mut(..K * FD_SIZE))
-    else {
+    let (Ok(fds), Some(out)) = (
+        <&[BorrowedFd<'_>; K]>::try_from(fds),
+        out.get_mut(..K * FD_SIZE),
+    ) else {
         return;
     };
     put_all_numbers(out, fds);

@@ -307,7 +307,7 @@ impl<'a> KernelControl<'a> {
         let mut walk = codec::decode(buf);
         // A kernel-filled buffer is well formed; a malformed header would
         // end the walk (the decoder yields at most one error, then stops).
-        while let Some(Ok(cmsg)) = walk.next() {
+        while let Some(Ok(cmsg)) = walk.step() {
             match cmsg.parse() {
                 Message::Rights(r) => {
                     set_cloexec(&r, cloexec);

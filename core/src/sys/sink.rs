@@ -77,15 +77,15 @@ unsafe fn copy_numbers(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) {
     let bytes = rights.as_bytes();
     debug_assert!(n * size_of::<RawFd>() <= bytes.len());
     let (src, dst) = (bytes.as_ptr(), dst.cast::<u8>());
-    // SAFETY (every arm): `copy_nonoverlapping` needs `len` readable bytes at
+    // A few numbers: copies of a constant size are plain moves, where a
+    // length known only at run time is a call to memcpy (which a loop over
+    // the numbers also becomes).
+    // SAFETY: in every arm, `copy_nonoverlapping` needs `len` readable bytes at
     // the source (the first `n` whole numbers of `rights`, `n <=
     // rights.len()`) and `len` writable, non-overlapping bytes at `dst` (the
     // caller's spare storage, never the control buffer), `len = n * 4`.
     // `OwnedFd` is `repr(transparent)` over a `RawFd` whose only invalid
     // value, -1, the caller has ruled out; byte copies need no alignment.
-    // A few numbers: copies of a constant size are plain moves, where a
-    // length known only at run time is a call to memcpy (which a loop over
-    // the numbers also becomes).
     unsafe {
         match n {
             0 => {}
