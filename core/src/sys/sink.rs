@@ -36,14 +36,14 @@ pub(crate) trait FdStore: FdSink {
     fn drain_into(&mut self, out: &mut Vec<OwnedFd>);
 }
 
-/// Whether every number can be an `OwnedFd` (the kernel never installs a
-/// negative one; `-1` would break `OwnedFd`'s niche): the sign bits, or-ed,
-/// with no early exit so that it vectorises.
+/// Whether the first `n` numbers of `rights` can be `OwnedFd`s (the kernel
+/// never installs a negative one; `-1` would break `OwnedFd`'s niche): the
+/// sign bits, or-ed, with no early exit so that it vectorises.
 #[inline]
-fn all_valid(rights: &Rights<'_>) -> bool {
+fn all_valid(rights: &Rights<'_>, n: usize) -> bool {
     let bytes = rights.as_bytes();
     let at = bytes.as_ptr().cast::<RawFd>();
-    (0..rights.len()).fold(0, |acc, i| {
+    (0..n.min(rights.len())).fold(0, |acc, i| {
         // SAFETY: `read_unaligned` needs a pointer valid for reading 4
         // bytes, at any alignment: number `i < len()` lies wholly inside
         // `as_bytes()` (`4 * len()` bytes), and any 4 bytes are an `i32`.
@@ -65,37 +65,82 @@ unsafe fn rest_into(rights: &Rights<'_>, from: usize, surplus: &mut Vec<OwnedFd>
     }
 }
 
-/// Copies the first `n` numbers of `rights` to `dst`.
+/// Copies the first `n` numbers of `rights` to `dst` and says whether every
+/// one of them can be a descriptor ([`all_valid`]). When not, the slots
+/// written hold nothing the caller may count as initialised.
 ///
 /// # Safety
 ///
-/// `dst` must be valid for writes of `n` `OwnedFd`s, every one of the first
-/// `n` numbers must be non-negative (checked by [`all_valid`]) and owned as
-/// [`FdSink::claim`] requires; the caller then counts them as initialised.
+/// `n <= rights.len()`; `dst` must be aligned and valid for writes of `n`
+/// `OwnedFd`s; the numbers must be owned as [`FdSink::claim`] requires (the
+/// caller counts them as initialised only on `true`).
 #[inline]
-unsafe fn copy_numbers(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) {
-    let bytes = rights.as_bytes();
-    debug_assert!(n * size_of::<RawFd>() <= bytes.len());
-    let (src, dst) = (bytes.as_ptr(), dst.cast::<u8>());
-    // A few numbers: copies of a constant size are plain moves, where a
-    // length known only at run time is a call to memcpy (which a loop over
-    // the numbers also becomes).
-    // SAFETY: in every arm, `copy_nonoverlapping` needs `len` readable bytes at
-    // the source (the first `n` whole numbers of `rights`, `n <=
-    // rights.len()`) and `len` writable, non-overlapping bytes at `dst` (the
-    // caller's spare storage, never the control buffer), `len = n * 4`.
-    // `OwnedFd` is `repr(transparent)` over a `RawFd` whose only invalid
-    // value, -1, the caller has ruled out; byte copies need no alignment.
+unsafe fn copy_valid(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) -> bool {
+    debug_assert!(n <= rights.len());
+    // SAFETY: every arm forwards the caller's contract, with `n` as the
+    // count (`K = n` for `copy_few`).
     unsafe {
         match n {
-            0 => {}
-            1 => std::ptr::copy_nonoverlapping(src, dst, 4),
-            2 => std::ptr::copy_nonoverlapping(src, dst, 8),
-            3 => std::ptr::copy_nonoverlapping(src, dst, 12),
-            4 => std::ptr::copy_nonoverlapping(src, dst, 16),
-            _ => std::ptr::copy_nonoverlapping(src, dst, n * size_of::<RawFd>()),
+            0 => true,
+            1 => copy_few::<1>(rights, dst),
+            2 => copy_few::<2>(rights, dst),
+            3 => copy_few::<3>(rights, dst),
+            4 => copy_few::<4>(rights, dst),
+            _ => copy_many(rights, dst, n),
         }
     }
+}
+
+/// [`copy_valid`] for any `n`: one check of the signs, one copy.
+///
+/// # Safety
+///
+/// As [`copy_valid`].
+#[inline]
+unsafe fn copy_many(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) -> bool {
+    if !all_valid(rights, n) {
+        return false;
+    }
+    // SAFETY: `copy_nonoverlapping` needs `4 * n` readable bytes at the
+    // source (the first `n` whole numbers of `rights`) and as many
+    // writable, non-overlapping bytes at `dst` (the caller's spare storage,
+    // never the control buffer). `OwnedFd` is `repr(transparent)` over a
+    // `RawFd` whose only invalid value, -1, was ruled out above; byte copies
+    // need no alignment.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            rights.as_bytes().as_ptr(),
+            dst.cast::<u8>(),
+            n * size_of::<RawFd>(),
+        );
+    }
+    true
+}
+
+/// [`copy_valid`] for exactly `K` numbers: a loop of a constant count,
+/// which compiles to a few loads and stores where a count known only at
+/// run time becomes a call to memcpy and a separate check.
+///
+/// # Safety
+///
+/// As [`copy_valid`] with `n = K`.
+#[inline(always)]
+unsafe fn copy_few<const K: usize>(rights: &Rights<'_>, dst: *mut OwnedFd) -> bool {
+    let at = rights.as_bytes().as_ptr().cast::<RawFd>();
+    let dst = dst.cast::<RawFd>();
+    let mut signs = 0;
+    for i in 0..K {
+        // SAFETY: `read_unaligned` needs 4 readable bytes at any alignment:
+        // number `i < K <= len()` lies wholly inside `as_bytes()`.
+        let fd = unsafe { at.add(i).read_unaligned() };
+        signs |= fd;
+        // SAFETY: `write` needs an aligned pointer valid for a write: slot
+        // `i < K` of the caller's storage, aligned for `OwnedFd` and so for
+        // its `repr(transparent)` `RawFd`. A plain integer is stored; it
+        // becomes an `OwnedFd` only if the caller counts it.
+        unsafe { dst.add(i).write(fd) };
+    }
+    signs >= 0
 }
 
 impl<const N: usize> FdStore for FdArray<N> {
@@ -120,17 +165,22 @@ impl<const N: usize> FdSink for FdArray<N> {
         let v = self.storage();
         let have = v.len();
         let take = rights.len().min(N - have);
-        if !all_valid(&rights) {
+        // All or none: one invalid number anywhere sends every number to
+        // the filtered `surplus`. Past the capacity (the rare case) the
+        // whole list is checked here; the copy checks what it takes.
+        if take < rights.len() && !all_valid(&rights, rights.len()) {
             // SAFETY: the caller's contract; nothing was taken yet.
             return unsafe { rest_into(&rights, 0, surplus) };
         }
         // SAFETY: the spare storage of `v` starts at index `have` and holds
-        // `N - have >= take` slots, every number is valid (checked above)
-        // and owned per the caller's contract; after the copy the first
-        // `have + take` slots are initialised, which `set_len` records
-        // (`have + take <= N`).
+        // `N - have >= take` aligned slots; the numbers are owned per the
+        // caller's contract. On `true` the first `have + take` slots hold
+        // valid descriptors, which `set_len` records (`have + take <= N`).
         unsafe {
-            copy_numbers(&rights, v.as_mut_ptr().add(have), take);
+            if !copy_valid(&rights, v.as_mut_ptr().add(have), take) {
+                // SAFETY: the caller's contract; nothing was counted.
+                return rest_into(&rights, 0, surplus);
+            }
             v.set_len(have + take);
         }
         if take < rights.len() {
@@ -161,7 +211,8 @@ impl FdSink for BoundedVec {
     unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>) {
         let have = self.vec.len();
         let take = rights.len().min(self.cap.saturating_sub(have));
-        if !all_valid(&rights) {
+        // All or none, as for `FdArray`.
+        if take < rights.len() && !all_valid(&rights, rights.len()) {
             // SAFETY: the caller's contract; nothing was taken yet.
             return unsafe { rest_into(&rights, 0, surplus) };
         }
@@ -171,11 +222,14 @@ impl FdSink for BoundedVec {
         } else {
             self.vec.reserve(take);
         }
-        // SAFETY: `reserve` made room for `take` more elements after `have`;
-        // every number is valid and owned (as for `FdArray`), and `set_len`
-        // records the `take` slots the copy initialised.
+        // SAFETY: `reserve` made room for `take` more aligned elements after
+        // `have`; the numbers are owned (as for `FdArray`), and on `true`
+        // `set_len` records the `take` slots the copy initialised.
         unsafe {
-            copy_numbers(&rights, self.vec.as_mut_ptr().add(have), take);
+            if !copy_valid(&rights, self.vec.as_mut_ptr().add(have), take) {
+                // SAFETY: the caller's contract; nothing was counted.
+                return rest_into(&rights, 0, surplus);
+            }
             self.vec.set_len(have + take);
         }
         if take < rights.len() {
@@ -230,7 +284,96 @@ mod tests {
                 let Message::Rights(r) = c.parse() else {
                     panic!("{list:?} {at}: not rights");
                 };
-                assert_eq!(all_valid(&r), want, "{list:?} {at}");
+                assert_eq!(all_valid(&r, r.len()), want, "{list:?} {at}");
+            }
+        }
+    }
+
+    /// Claims the numbers `list` (descriptors of the test's own, given
+    /// away, or negative numbers) into `sink`; returns the numbers the sink
+    /// and the surplus ended up with.
+    fn claim_into<S: FdStore>(mut sink: S, list: &[RawFd]) -> (Vec<RawFd>, Vec<RawFd>) {
+        use std::os::fd::AsRawFd;
+        let mut buf = [0u8; 128];
+        let bytes = encode(&[ControlMessage::Rights(FdList::Raw(list))], &mut buf).unwrap();
+        let Some(Ok(c)) = decode(bytes).next() else {
+            panic!("{list:?}: no message");
+        };
+        let Message::Rights(r) = c.parse() else {
+            panic!("{list:?}: not rights");
+        };
+        let mut surplus = Vec::new();
+        // SAFETY: every non-negative number of `list` is a descriptor the
+        // test opened and gave away, claimed once, here.
+        unsafe { sink.claim(r, &mut surplus) };
+        let mut kept = Vec::new();
+        sink.drain_into(&mut kept);
+        let nums = |v: &[OwnedFd]| v.iter().map(AsRawFd::as_raw_fd).collect::<Vec<_>>();
+        (nums(&kept), nums(&surplus))
+    }
+
+    /// [`claim_into`] an empty `FdArray` of capacity `cap` (0 to 6).
+    fn claim_into_array(cap: usize, list: &[RawFd]) -> (Vec<RawFd>, Vec<RawFd>) {
+        match cap {
+            0 => claim_into(FdArray::<0>::new(), list),
+            1 => claim_into(FdArray::<1>::new(), list),
+            2 => claim_into(FdArray::<2>::new(), list),
+            3 => claim_into(FdArray::<3>::new(), list),
+            4 => claim_into(FdArray::<4>::new(), list),
+            5 => claim_into(FdArray::<5>::new(), list),
+            _ => claim_into(FdArray::<6>::new(), list),
+        }
+    }
+
+    /// A claim takes every number or none, for every count the copy treats
+    /// apart (1 to 4) and beyond, within and past the capacity, in both
+    /// sinks: one negative number anywhere sends the others to the surplus,
+    /// in order, and none to the sink; with none, the sink takes what fits
+    /// and the surplus the rest.
+    #[test]
+    fn a_claim_takes_all_or_none() {
+        use std::os::fd::IntoRawFd;
+        let _g = crate::sys::tests::SERIAL
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for len in 1..=6usize {
+            for bad in [None, Some(0), Some(len - 1)] {
+                for cap in [len, len - 1] {
+                    let list = |bad_value| -> Vec<RawFd> {
+                        (0..len)
+                            .map(|i| match bad {
+                                Some(b) if b == i => bad_value,
+                                _ => OwnedFd::from(std::fs::File::open("/dev/null").unwrap())
+                                    .into_raw_fd(),
+                            })
+                            .collect()
+                    };
+                    let fits = cap.min(len);
+                    for (sink, list) in [("vec", list(-1)), ("array", list(i32::MIN))] {
+                        let valid: Vec<RawFd> =
+                            list.iter().copied().filter(|&fd| fd >= 0).collect();
+                        let got = if sink == "vec" {
+                            claim_into(
+                                BoundedVec {
+                                    vec: Vec::new(),
+                                    cap,
+                                },
+                                &list,
+                            )
+                        } else {
+                            claim_into_array(cap, &list)
+                        };
+                        let want = if bad.is_some() {
+                            (Vec::new(), valid.clone())
+                        } else {
+                            (valid[..fits].to_vec(), valid[fits..].to_vec())
+                        };
+                        assert_eq!(
+                            got, want,
+                            "{sink}, {len} numbers, bad {bad:?}, capacity {cap}"
+                        );
+                    }
+                }
             }
         }
     }
