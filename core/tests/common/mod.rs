@@ -5,10 +5,43 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Deref;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
 
-use inflight_testkit::{oracle, Sameness};
-pub use inflight_testkit::{serial, Serial};
+pub use inflight_testkit::Serial;
+use inflight_testkit::{oracle, Sameness, Watchdog};
+
+/// How long a test may hold the lock. Each takes well under a second; a
+/// receive that waits for ever (a send lost to a bug, or to a mutant under
+/// `ci/mutants.sh`) then fails the run with the test's name instead of
+/// stalling it until an outer timeout.
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+/// The test kit's lock, held, with [`LIMIT`] on the test that holds it.
+pub struct Held {
+    serial: Serial,
+    _dog: Watchdog,
+}
+
+impl Deref for Held {
+    type Target = Serial;
+
+    fn deref(&self) -> &Serial {
+        &self.serial
+    }
+}
+
+/// Takes the test kit's lock ([`inflight_testkit::serial`]) and starts the
+/// clock for the current test.
+pub fn serial() -> Held {
+    let serial = inflight_testkit::serial();
+    let name = std::thread::current().name().unwrap_or("a test").to_owned();
+    Held {
+        serial,
+        _dog: Watchdog::new(&name, LIMIT),
+    }
+}
 
 /// A temporary file holding `content`, offset at `pos`.
 pub fn file_with(content: &[u8], pos: u64) -> std::fs::File {
