@@ -277,3 +277,23 @@ fn claim(fd: RawFd) -> OwnedFd {
     // message is walked, and so each number claimed, once.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
+
+/// Closes this process's standard input, descriptor 0, so that the next
+/// descriptor the process gets is number 0: for tests that code under test
+/// takes 0 for the valid descriptor it is. Only for a process of the
+/// test's own (a spawned copy of the test binary): nothing may read
+/// standard input afterwards.
+///
+/// # Errors
+///
+/// The `close(2)` error (`EBADF` when it was closed already).
+pub fn close_stdin() -> io::Result<()> {
+    // SAFETY: close(2) takes an integer and reads no memory. No Rust value
+    // of a test process owns descriptor 0 (std's `Stdin` only borrows it
+    // while reading, which the caller has ruled out), so nothing closes it
+    // again or uses a number reassigned under it.
+    if unsafe { libc::close(0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
