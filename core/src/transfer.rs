@@ -114,7 +114,7 @@ pub fn send_with(
 }
 
 /// The common send, inlined: rights only, to the connected peer.
-#[inline]
+#[inline(always)]
 fn send_rights(
     sock: BorrowedFd<'_>,
     bufs: &[IoSlice<'_>],
