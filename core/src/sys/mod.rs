@@ -1,17 +1,18 @@
 //! The system call layer: every `unsafe` block of the crate lives here (and
-//! in its `mmsg` part). Each function is a thin, checked wrapper around one
-//! call, with `EINTR` retried where the call is safe to repeat; one builder
-//! makes every `msghdr`, and one function, [`adopt`], turns a number the
-//! kernel returned into an [`OwnedFd`].
+//! in its parts: `mmsg`, `sink`, `fdarray`). Each function is a thin,
+//! checked wrapper around one call, with `EINTR` retried where the call is
+//! safe to repeat; one builder makes every `msghdr`, and one function,
+//! [`adopt`], turns a number the kernel returned into an [`OwnedFd`].
 
 use std::io::{self, IoSlice, IoSliceMut};
 
-use arrayvec::ArrayVec;
 use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::codec::{self, space_for, Credentials, Message};
 pub(crate) use fdarray::BoundedVec;
+#[cfg(test)]
+pub(crate) use fdarray::CLOSE_RANGES;
 pub use fdarray::{CapacityError, FdArray, IntoIter};
 pub(crate) use sink::{Closer, FdSink, FdStore};
 
@@ -363,69 +364,6 @@ fn set_cloexec(rights: &codec::Rights<'_>, on: bool) {
     }
     #[cfg(linux_like)]
     let _ = (rights, on);
-}
-
-/// The numbers of owned descriptors, as plain integers.
-#[cfg(linux_like)]
-#[inline]
-fn raw_numbers(fds: &[OwnedFd]) -> &[RawFd] {
-    // SAFETY: `from_raw_parts` needs `len` valid values of the target type
-    // at an aligned pointer, borrowed no longer than the source: `OwnedFd`
-    // is `repr(transparent)` over a `RawFd`, so the slice's memory holds
-    // exactly `len` valid `RawFd`s, and the result borrows `fds`.
-    unsafe { std::slice::from_raw_parts(fds.as_ptr().cast::<RawFd>(), fds.len()) }
-}
-
-#[cfg(test)]
-thread_local! {
-    /// How many runs this thread's `close_all` closed with one
-    /// `close_range` (the fast path is otherwise invisible: falling back to
-    /// one `close` each closes the same descriptors).
-    pub(crate) static CLOSE_RANGES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Closes every descriptor of `fds`: with one `close_range(2)` when their
-/// numbers are contiguous (as the kernel usually installs a message's
-/// descriptors), one `close` each otherwise or where `close_range` is
-/// missing. Leaves `fds` empty.
-#[inline]
-fn close_all<const N: usize>(fds: &mut ArrayVec<OwnedFd, N>) {
-    #[cfg(linux_like)]
-    if fds.len() >= 2 {
-        let nums = raw_numbers(fds);
-        // Owned descriptors have distinct numbers: ascending by one from the
-        // first means exactly the range [first, last]. Or-ed differences, no
-        // early exit, so that it vectorises.
-        let first = nums[0];
-        let off = nums
-            .iter()
-            .zip(first..)
-            .fold(0, |acc, (&fd, want)| acc | (fd ^ want));
-        if off == 0 {
-            let last = first + (nums.len() - 1) as RawFd;
-            // SAFETY: close_range(2) takes three integers and reads no
-            // memory. Every number in [first, last] is a descriptor `fds`
-            // owns (shown above), so closing them all closes nothing of
-            // anyone else's.
-            let ret = unsafe {
-                libc::syscall(
-                    libc::SYS_close_range,
-                    first as libc::c_uint,
-                    last as libc::c_uint,
-                    0,
-                )
-            };
-            if ret == 0 {
-                #[cfg(test)]
-                CLOSE_RANGES.with(|n| n.set(n.get() + 1));
-                // SAFETY: `set_len(0)` needs `0 <= capacity`; the elements
-                // are forgotten, not dropped: close_range closed them.
-                unsafe { fds.set_len(0) };
-                return;
-            }
-        }
-    }
-    fds.clear();
 }
 
 /// `setsockopt(fd, SOL_SOCKET, opt, &int)`.
