@@ -288,6 +288,7 @@ pub fn recv_with<const N: usize>(
 /// # Errors
 ///
 /// As [`recv_fds`], with `max_fds` as the capacity.
+#[inline]
 pub fn recv_fds_vec(
     sock: &impl AsFd,
     buf: &mut [u8],
@@ -306,6 +307,7 @@ pub fn recv_fds_vec(
 /// # Errors
 ///
 /// As [`recv_fds`], with `max_fds` as the capacity.
+#[inline]
 pub fn recv_vec_with(
     sock: &impl AsFd,
     bufs: &mut [IoSliceMut<'_>],
