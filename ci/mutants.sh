@@ -36,6 +36,17 @@ for o in json.load(open(sys.argv[1]))["outcomes"]:
 PY
 }
 
+# Every justified name must still name a mutant: a line that moved (code
+# added above it) turns a justified mutant into an unlisted one, which the
+# run below would report only after minutes. Checked first, in a second.
+stale=$(comm -23 <(listed | sort) <(cargo mutants -p inflight --list | sort))
+if [ -n "$stale" ]; then
+    echo "ci/mutants.sh: names in $justified that match no mutant of today's code" >&2
+    echo "(did their lines move? \`cargo mutants -p inflight --list\` gives today's names):" >&2
+    echo "$stale" >&2
+    exit 1
+fi
+
 case "$mode" in
 ci)
     # The parts every guarantee rests on, small enough for CI (about 230
