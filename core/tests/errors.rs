@@ -137,16 +137,7 @@ fn dead_peer_does_not_raise_sigpipe() {
         return;
     }
     let _g = serial();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "dead_peer_does_not_raise_sigpipe",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("INFLIGHT_SIGPIPE_CHILD", "1")
-        .output()
-        .unwrap();
+    let out = run_in_child("dead_peer_does_not_raise_sigpipe", "INFLIGHT_SIGPIPE_CHILD");
     let stdout = String::from_utf8_lossy(&out.stdout);
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(

@@ -3,9 +3,11 @@
 //! an error. Runs in a spawned copy of this test binary, so that closing
 //! standard input touches no other test.
 
-use std::os::fd::AsRawFd;
-use std::process::Command;
+mod common;
 
+use std::os::fd::AsRawFd;
+
+use common::run_in_child;
 use inflight::SocketKind;
 use inflight_testkit::probe::{self, Support};
 
@@ -38,11 +40,7 @@ fn a_pidfd_on_descriptor_zero_is_returned() {
         probe::skipped(&format!("SO_PEERPIDFD (Linux 6.5): {why}"));
         return;
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
+    let out = run_in_child(TEST, CHILD);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");

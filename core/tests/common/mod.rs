@@ -43,6 +43,18 @@ pub fn serial() -> Held {
     }
 }
 
+/// Runs test `test` alone in a spawned copy of this test binary, with the
+/// environment variable `env` set (which tells the test it is the child),
+/// and returns what it printed and how it ended: for checks that change
+/// the whole process (signal dispositions, standard input).
+pub fn run_in_child(test: &str, env: &str) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, "1")
+        .output()
+        .unwrap()
+}
+
 /// A temporary file holding `content`, offset at `pos`.
 pub fn file_with(content: &[u8], pos: u64) -> std::fs::File {
     let mut f = tempfile::tempfile().unwrap();
