@@ -361,18 +361,30 @@ pub(crate) fn finish<S: FdStore>(
     cloexec: bool,
 ) -> Result<Received<S>, Error> {
     let mut fds = sink;
-    let mut surplus: Vec<OwnedFd> = Vec::new();
-    let extras = raw.control.claim(&mut fds, &mut surplus, cloexec);
-    if raw.flags & (libc::MSG_CTRUNC | libc::MSG_TRUNC) == 0 && surplus.is_empty() {
-        // The usual message: built once, where the caller wants it.
-        return Ok(Received {
-            bytes: raw.bytes,
-            fds,
-            credentials: extras.credentials,
-            pidfd: extras.pidfd,
-        });
+    let extras = match raw.control.claim_sole(&mut fds, cloexec) {
+        // The usual message, descriptors alone, all taken.
+        Ok(()) => sys::Extras::default(),
+        // Anything else (several messages, credentials, a pidfd, more
+        // descriptors than room): the whole walk.
+        Err(control) => {
+            let mut surplus: Vec<OwnedFd> = Vec::new();
+            let extras = control.claim(&mut fds, &mut surplus, cloexec);
+            if !surplus.is_empty() {
+                return Err(truncated(raw.flags, raw.bytes, &mut fds, surplus));
+            }
+            extras
+        }
+    };
+    if raw.flags & (libc::MSG_CTRUNC | libc::MSG_TRUNC) != 0 {
+        return Err(truncated(raw.flags, raw.bytes, &mut fds, Vec::new()));
     }
-    Err(truncated(raw.flags, raw.bytes, fds, surplus))
+    // Built once, where the caller wants it.
+    Ok(Received {
+        bytes: raw.bytes,
+        fds,
+        credentials: extras.credentials,
+        pidfd: extras.pidfd,
+    })
 }
 
 /// The error of a truncated receive (`MSG_CTRUNC`, `MSG_TRUNC`, or more
@@ -383,7 +395,7 @@ pub(crate) fn finish<S: FdStore>(
 fn truncated<S: FdStore>(
     flags: libc::c_int,
     bytes: usize,
-    mut fds: S,
+    fds: &mut S,
     mut surplus: Vec<OwnedFd>,
 ) -> Error {
     let ctrunc = flags & libc::MSG_CTRUNC != 0;

@@ -3,7 +3,8 @@
 //!
 //! The oracle is a model of the walk written from the `cmsghdr` layout (the
 //! test kit's constants, not inflight's), and the claim's meaning: the bytes
-//! after it change nothing, and every data slice lies inside it.
+//! after it change nothing, and every data slice lies inside it. The fast
+//! path's `sole_rights` agrees with the walk.
 
 use inflight::codec::{self, Cmsg, Message};
 use inflight::ErrorKind;
@@ -75,6 +76,25 @@ pub fn decode_cmsg(data: &[u8]) {
     assert!(d.next().is_none(), "decoder yielded after exhaustion");
 
     model(buf, eff, &walked);
+    sole(&buf[..eff], &walked);
+}
+
+/// `sole_rights` (the receive's fast path) finds numbers exactly when the
+/// walk yielded one message, an `SCM_RIGHTS`, and they are its numbers.
+fn sole(claimed: &[u8], walked: &Walk<'_>) {
+    let got = codec::sole_rights(claimed).map(|r| r.as_bytes());
+    let want = match walked.as_slice() {
+        [Ok(c)] if (c.level, c.kind) == (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+            Some(&c.data[..c.data.len() / 4 * 4])
+        }
+        _ => None,
+    };
+    assert_eq!(
+        got,
+        want,
+        "sole_rights against a walk of {} items",
+        walked.len()
+    );
 }
 
 /// Every data slice is `buf[data_range]`, itself inside the first `eff`

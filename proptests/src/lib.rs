@@ -37,3 +37,4 @@ pub mod fds;
 pub mod harness;
 pub mod model;
 pub mod plan;
+pub mod rawbuf;

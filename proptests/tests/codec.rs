@@ -6,12 +6,12 @@
 //! differs only as documented in `inflight::codec`.
 
 use inflight::codec::{
-    decode, decode_clamped, encode, encoded_len, Cmsg, ControlMessage, FdList, Message,
+    decode, decode_clamped, encode, encoded_len, sole_rights, Cmsg, ControlMessage, FdList, Message,
 };
 use inflight::{Credentials, ErrorKind};
 use inflight_proptests::check::fail;
-use inflight_proptests::fds::bytes_from_seed;
 use inflight_proptests::harness::{count_ops, run_property};
+use inflight_proptests::rawbuf::{raw_buf, RawBuf};
 use inflight_testkit::cmsg::{self, HEADER_LEN};
 use inflight_testkit::reference::{self, End, Flavor};
 use inflight_testkit::AlignedBuf;
@@ -271,102 +271,6 @@ fn p11_codec_roundtrip() {
     );
 }
 
-/// How a generated header's `cmsg_len` relates to its data.
-#[derive(Clone, Debug)]
-enum LenMode {
-    Exact,
-    Short(usize),
-    Over(usize),
-    Under(usize),
-    Any(u64),
-}
-
-#[derive(Clone, Debug)]
-struct Segment {
-    len: LenMode,
-    level: i32,
-    kind: i32,
-    data_len: usize,
-    seed: u64,
-}
-
-/// Arbitrary control bytes: header-shaped segments with honest and lying
-/// lengths, cut anywhere, or plain random bytes.
-#[derive(Clone)]
-struct RawBuf(Vec<u8>);
-
-impl std::fmt::Debug for RawBuf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} bytes:", self.0.len())?;
-        for (i, chunk) in self.0.chunks(8).enumerate() {
-            if i % 4 == 0 {
-                write!(f, "\n  {:4}:", i * 8)?;
-            }
-            write!(f, " ")?;
-            for b in chunk {
-                write!(f, "{b:02x}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn segment() -> impl Strategy<Value = Segment> {
-    (
-        prop_oneof![
-            6 => Just(LenMode::Exact),
-            1 => (0usize..16).prop_map(LenMode::Short),
-            1 => (1usize..64).prop_map(LenMode::Over),
-            1 => (1usize..8).prop_map(LenMode::Under),
-            1 => any::<u64>().prop_map(LenMode::Any),
-        ],
-        prop_oneof![Just(libc::SOL_SOCKET), any::<i32>()],
-        prop_oneof![
-            Just(libc::SCM_RIGHTS),
-            Just(libc::SCM_CREDENTIALS),
-            any::<i32>()
-        ],
-        0usize..=40,
-        any::<u64>(),
-    )
-        .prop_map(|(len, level, kind, data_len, seed)| Segment {
-            len,
-            level,
-            kind,
-            data_len,
-            seed,
-        })
-}
-
-fn raw_buf() -> impl Strategy<Value = RawBuf> {
-    prop_oneof![
-        4 => (proptest::collection::vec(segment(), 0..=6), any::<prop::sample::Index>(), 0usize..=24)
-            .prop_map(|(segs, cut, tail)| {
-                let msgs: Vec<cmsg::Cmsg> = segs
-                    .iter()
-                    .map(|s| {
-                        let honest = cmsg::len(s.data_len);
-                        let claimed = match s.len {
-                            LenMode::Exact => honest,
-                            LenMode::Short(n) => n,
-                            LenMode::Over(n) => honest + n,
-                            LenMode::Under(n) => honest.saturating_sub(n),
-                            LenMode::Any(v) => v as usize,
-                        };
-                        let data = bytes_from_seed(s.seed, s.data_len);
-                        cmsg::Cmsg::raw(s.level, s.kind, &data).with_len(claimed)
-                    })
-                    .collect();
-                let mut out = cmsg::concat(&msgs);
-                let keep = cut.index(out.len() + 1).max(out.len().saturating_sub(24));
-                out.truncate(keep);
-                out.extend(bytes_from_seed(tail as u64, tail));
-                RawBuf(out)
-            }),
-        1 => proptest::collection::vec(any::<u8>(), 0..=96).prop_map(RawBuf),
-    ]
-}
-
 /// The `cmsg_len` stored at `at`.
 fn read_len(buf: &[u8], at: usize) -> usize {
     usize::from_ne_bytes(buf[at..at + cmsg::ALIGN].try_into().expect("size_t bytes"))
@@ -532,5 +436,87 @@ fn p11_codec_decode_matches_libc_walk() {
             }
             Ok(())
         },
+    );
+}
+
+/// A buffer that often holds one `SCM_RIGHTS` message alone, the receive's
+/// fast path: the message (sometimes of another type, with a lying length,
+/// or cut short), then nothing, a few bytes too short for a header, or
+/// arbitrary control bytes.
+fn rights_first() -> impl Strategy<Value = RawBuf> {
+    let kind = prop_oneof![
+        8 => Just((libc::SOL_SOCKET, libc::SCM_RIGHTS)),
+        1 => Just((libc::SOL_SOCKET, libc::SCM_CREDENTIALS)),
+        1 => (any::<i32>(), any::<i32>()),
+    ];
+    let numbers = proptest::collection::vec(any::<i32>(), 0..=8);
+    // 0: nothing after; 1..=15: that many bytes; 16: arbitrary messages;
+    // 17: the message cut short by `cut` bytes.
+    (
+        kind,
+        numbers,
+        0usize..=17,
+        1usize..=12,
+        raw_buf(),
+        -8isize..=8,
+    )
+        .prop_map(|((level, kind), numbers, after, cut, tail, lie)| {
+            let data: Vec<u8> = numbers.iter().flat_map(|n| n.to_ne_bytes()).collect();
+            let honest = cmsg::len(data.len());
+            let claimed = if lie == 0 {
+                honest
+            } else {
+                honest.saturating_add_signed(lie)
+            };
+            let mut out = cmsg::concat(&[cmsg::Cmsg::raw(level, kind, &data).with_len(claimed)]);
+            match after {
+                0 => {}
+                16 => out.extend(&tail.0),
+                17 => out.truncate(out.len().saturating_sub(cut)),
+                n => out.extend(tail.0.iter().copied().chain(std::iter::repeat(0)).take(n)),
+            }
+            RawBuf(out)
+        })
+}
+
+/// `sole_rights` finds the numbers of a buffer exactly when the whole walk
+/// yields one message, an `SCM_RIGHTS`; both answers occur in the run.
+#[test]
+fn p11_codec_sole_rights_matches_the_walk() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static FOUND: AtomicUsize = AtomicUsize::new(0);
+    static NOT: AtomicUsize = AtomicUsize::new(0);
+    run_property(
+        "p11_codec_sole_rights_matches_the_walk",
+        file!(),
+        prop_oneof![4 => rights_first(), 1 => raw_buf()],
+        |raw| {
+            let aligned = AlignedBuf::from_bytes(&raw.0);
+            let buf = aligned.as_bytes();
+            count_ops(1);
+            let walk: Vec<_> = decode(buf).collect();
+            let want = match walk.as_slice() {
+                [Ok(c)] => match c.parse() {
+                    Message::Rights(r) => Some(r.iter().collect::<Vec<_>>()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let got = sole_rights(buf).map(|r| r.iter().collect::<Vec<_>>());
+            if got != want {
+                return Err(fail(format!(
+                    "sole_rights gave {got:?}; the walk ({} items: {walk:?}) says {want:?}",
+                    walk.len()
+                )));
+            }
+            let counter = if got.is_some() { &FOUND } else { &NOT };
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        },
+    );
+    let (found, not) = (FOUND.load(Ordering::Relaxed), NOT.load(Ordering::Relaxed));
+    assert!(
+        found > 0 && not > 0,
+        "the generator must reach both answers: {found} buffers with a sole SCM_RIGHTS, {not} without"
     );
 }

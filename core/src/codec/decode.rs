@@ -25,6 +25,48 @@ pub fn decode_clamped(buf: &[u8], claimed_len: usize) -> Decoder<'_> {
     decode(&buf[..claimed_len.min(buf.len())])
 }
 
+/// The numbers of the one `SCM_RIGHTS` message in `buf`, when the walk of
+/// `buf` ([`decode`]) yields exactly one message and that message is
+/// `SCM_RIGHTS` (what a receive of descriptors alone almost always finds);
+/// `None` for anything else, including a malformed header.
+///
+/// This is that walk, stopped after its second step, so it agrees with it
+/// by construction: a receive can take this message's descriptors at once,
+/// knowing that nothing else in the buffer is left to claim.
+///
+/// ```
+/// use inflight::codec::{encode, sole_rights, ControlMessage, FdList};
+///
+/// let mut buf = [0u8; 64];
+/// let one = encode(&[ControlMessage::Rights(FdList::Raw(&[5, 6]))], &mut buf)?;
+/// assert_eq!(sole_rights(one).map(|r| r.iter().collect::<Vec<_>>()), Some(vec![5, 6]));
+///
+/// let mut buf = [0u8; 64];
+/// let two = encode(
+///     &[
+///         ControlMessage::Rights(FdList::Raw(&[5])),
+///         ControlMessage::Rights(FdList::Raw(&[6])),
+///     ],
+///     &mut buf,
+/// )?;
+/// assert!(sole_rights(two).is_none());
+/// # Ok::<(), inflight::Error>(())
+/// ```
+#[inline]
+pub fn sole_rights(buf: &[u8]) -> Option<Rights<'_>> {
+    let mut walk = decode(buf);
+    let Some(Ok(first)) = walk.step() else {
+        return None;
+    };
+    if walk.step().is_some() {
+        return None;
+    }
+    match first.parse() {
+        Message::Rights(r) => Some(r),
+        _ => None,
+    }
+}
+
 /// Iterator over the control messages of a buffer; see [`decode`].
 ///
 /// Yields `Ok(Cmsg)` per message and at most one `Err`

@@ -8,7 +8,8 @@
 //! * [`encode`] / [`encode_uninit`] write a list of [`ControlMessage`]s in
 //!   the platform's `cmsghdr` layout.
 //! * [`decode`] walks a received control buffer and yields [`Cmsg`] views;
-//!   [`Cmsg::parse`] turns one into a typed [`Message`].
+//!   [`Cmsg::parse`] turns one into a typed [`Message`]; [`sole_rights`] is
+//!   that walk for the usual received buffer, one `SCM_RIGHTS` alone.
 //!
 //! Decoding never trusts a header: every length is checked against the
 //! buffer, a `cmsg_len` that runs past the end is clamped to the end (the
@@ -41,7 +42,7 @@ mod decode;
 mod encode;
 mod wire;
 
-pub use decode::{decode, decode_clamped, Cmsg, Decoder, Message, Rights};
+pub use decode::{decode, decode_clamped, sole_rights, Cmsg, Decoder, Message, Rights};
 pub use encode::{encode, encode_rights, encode_uninit, encoded_len, ControlMessage, FdList};
 #[cfg(linux_like)]
 pub use wire::UCRED_SIZE;

@@ -285,6 +285,32 @@ impl<'a> KernelControl<'a> {
         KernelControl { buf }
     }
 
+    /// The usual receive, claimed at once: when the walk finds exactly one
+    /// message ([`codec::sole_rights`]), an `SCM_RIGHTS` whose numbers all
+    /// fit in `sink` and all can be descriptors, they go to `sink` and
+    /// nothing is left to claim. Otherwise nothing is taken and `self`
+    /// comes back for [`claim`](KernelControl::claim), which walks the
+    /// buffer again. `cloexec` as for `claim`.
+    #[inline]
+    pub(crate) fn claim_sole<S: FdSink>(self, sink: &mut S, cloexec: bool) -> Result<(), Self> {
+        let Some(rights) = codec::sole_rights(self.buf) else {
+            return Err(self);
+        };
+        // Idempotent: if the sink refuses, `claim` sets it again.
+        set_cloexec(&rights, cloexec);
+        // SAFETY: `FdSink::take_all`'s contract (that of `adopt`): the
+        // buffer was filled by a successful recvmsg in this process (this
+        // type is only built from one); on `true` they are claimed and
+        // `self` is forgotten so that its drop cannot claim them again, on
+        // `false` none was taken and `self` still owns them all.
+        if unsafe { sink.take_all(&rights) } {
+            std::mem::forget(self);
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+
     /// Walks every control message and hands the descriptors of every
     /// `SCM_RIGHTS` to `sink`, in order (those past its capacity to
     /// `surplus`), and returns credentials and the pidfd. Descriptors in

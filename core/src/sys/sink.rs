@@ -10,17 +10,78 @@ use super::adopt;
 use super::fdarray::{BoundedVec, FdArray};
 use crate::codec::Rights;
 
-/// A destination for claimed descriptors.
+/// A destination for claimed descriptors. A sink says how much room it has
+/// and takes a prefix of a message's numbers; the claim built on those two
+/// is the same for every sink.
 pub(crate) trait FdSink {
-    /// Takes ownership of every number in `rights`, in order: as many as
-    /// there is room for into the sink, the rest into `surplus`.
+    /// How many more descriptors it takes.
+    fn room(&self) -> usize;
+
+    /// Takes the first `n` numbers of `rights` if every one of them can be
+    /// a descriptor ([`all_valid`]), and says so; on `false` it took none.
     ///
     /// # Safety
     ///
-    /// Each number must be a descriptor that a successful receive of this
-    /// process installed, owned by nothing else, and `rights` must be
-    /// claimed only once (the contract of [`adopt`]).
-    unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>);
+    /// `n <= rights.len()` and `n <= self.room()`. Each number must be a
+    /// descriptor that a successful receive of this process installed,
+    /// owned by nothing else, and taken only once (the contract of
+    /// [`adopt`]).
+    unsafe fn take(&mut self, rights: &Rights<'_>, n: usize) -> bool;
+
+    /// Takes every number of `rights` if they all fit and all can be
+    /// descriptors, and says so; on `false` it took none.
+    ///
+    /// # Safety
+    ///
+    /// As [`take`](FdSink::take), for every number of `rights`.
+    #[inline]
+    unsafe fn take_all(&mut self, rights: &Rights<'_>) -> bool {
+        // SAFETY: the caller's contract, with `n = len() <= room()`.
+        rights.len() <= self.room() && unsafe { self.take(rights, rights.len()) }
+    }
+
+    /// Takes ownership of every number in `rights`, in order: as many as
+    /// there is room for into the sink, the rest into `surplus`. All or
+    /// none: one number that cannot be a descriptor sends every valid one
+    /// to `surplus`.
+    ///
+    /// # Safety
+    ///
+    /// As [`take`](FdSink::take), for every number of `rights`.
+    #[inline]
+    unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>) {
+        // SAFETY: the caller's contract; on `false` nothing was taken.
+        unsafe {
+            if !self.take_all(&rights) {
+                claim_split(self, &rights, surplus);
+            }
+        }
+    }
+}
+
+/// The rare rest of [`FdSink::claim`]: more numbers than room, or a number
+/// that cannot be a descriptor. What fits goes to the sink when every
+/// number is valid, the rest (or, otherwise, every valid one) to `surplus`.
+///
+/// # Safety
+///
+/// As [`FdSink::claim`]; the sink took none of `rights` yet.
+#[cold]
+unsafe fn claim_split<S: FdSink + ?Sized>(
+    sink: &mut S,
+    rights: &Rights<'_>,
+    surplus: &mut Vec<OwnedFd>,
+) {
+    let n = rights.len().min(sink.room());
+    // SAFETY: the caller's contract; `n` is within both the room and the
+    // list, and `take` took nothing when it says `false`.
+    unsafe {
+        if all_valid(rights, rights.len()) && sink.take(rights, n) {
+            rest_into(rights, n, surplus);
+        } else {
+            rest_into(rights, 0, surplus);
+        }
+    }
 }
 
 /// A sink that keeps what it claims, up to a capacity: what a receive hands
@@ -161,32 +222,25 @@ impl<const N: usize> FdStore for FdArray<N> {
 
 impl<const N: usize> FdSink for FdArray<N> {
     #[inline]
-    unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>) {
+    fn room(&self) -> usize {
+        N - self.len()
+    }
+
+    #[inline]
+    unsafe fn take(&mut self, rights: &Rights<'_>, n: usize) -> bool {
         let v = self.storage();
         let have = v.len();
-        let take = rights.len().min(N - have);
-        // All or none: one invalid number anywhere sends every number to
-        // the filtered `surplus`. Past the capacity (the rare case) the
-        // whole list is checked here; the copy checks what it takes.
-        if take < rights.len() && !all_valid(&rights, rights.len()) {
-            // SAFETY: the caller's contract; nothing was taken yet.
-            return unsafe { rest_into(&rights, 0, surplus) };
-        }
         // SAFETY: the spare storage of `v` starts at index `have` and holds
-        // `N - have >= take` aligned slots; the numbers are owned per the
-        // caller's contract. On `true` the first `have + take` slots hold
-        // valid descriptors, which `set_len` records (`have + take <= N`).
+        // `N - have >= n` aligned slots (the caller's `n <= room()`); the
+        // numbers are owned per the caller's contract. On `true` the first
+        // `have + n` slots hold valid descriptors, which `set_len` records.
         unsafe {
-            if !copy_valid(&rights, v.as_mut_ptr().add(have), take) {
-                // SAFETY: the caller's contract; nothing was counted.
-                return rest_into(&rights, 0, surplus);
+            if !copy_valid(rights, v.as_mut_ptr().add(have), n) {
+                return false;
             }
-            v.set_len(have + take);
+            v.set_len(have + n);
         }
-        if take < rights.len() {
-            // SAFETY: the numbers from `take` on were not adopted above.
-            unsafe { rest_into(&rights, take, surplus) };
-        }
+        true
     }
 }
 
@@ -208,34 +262,29 @@ impl FdStore for BoundedVec {
 
 impl FdSink for BoundedVec {
     #[inline]
-    unsafe fn claim(&mut self, rights: Rights<'_>, surplus: &mut Vec<OwnedFd>) {
-        let have = self.vec.len();
-        let take = rights.len().min(self.cap.saturating_sub(have));
-        // All or none, as for `FdArray`.
-        if take < rights.len() && !all_valid(&rights, rights.len()) {
-            // SAFETY: the caller's contract; nothing was taken yet.
-            return unsafe { rest_into(&rights, 0, surplus) };
-        }
+    fn room(&self) -> usize {
+        self.cap.saturating_sub(self.vec.len())
+    }
+
+    #[inline]
+    unsafe fn take(&mut self, rights: &Rights<'_>, n: usize) -> bool {
         if self.vec.capacity() == 0 {
             // The usual case (a fresh Vec): one allocation of the right size.
-            self.vec = Vec::with_capacity(take);
+            self.vec = Vec::with_capacity(n);
         } else {
-            self.vec.reserve(take);
+            self.vec.reserve(n);
         }
-        // SAFETY: `reserve` made room for `take` more aligned elements after
+        let have = self.vec.len();
+        // SAFETY: `reserve` made room for `n` more aligned elements after
         // `have`; the numbers are owned (as for `FdArray`), and on `true`
-        // `set_len` records the `take` slots the copy initialised.
+        // `set_len` records the `n` slots the copy initialised.
         unsafe {
-            if !copy_valid(&rights, self.vec.as_mut_ptr().add(have), take) {
-                // SAFETY: the caller's contract; nothing was counted.
-                return rest_into(&rights, 0, surplus);
+            if !copy_valid(rights, self.vec.as_mut_ptr().add(have), n) {
+                return false;
             }
-            self.vec.set_len(have + take);
+            self.vec.set_len(have + n);
         }
-        if take < rights.len() {
-            // SAFETY: the numbers from `take` on were not adopted above.
-            unsafe { rest_into(&rights, take, surplus) };
-        }
+        true
     }
 }
 
@@ -243,11 +292,19 @@ impl FdSink for BoundedVec {
 pub(crate) struct Closer;
 
 impl FdSink for Closer {
-    unsafe fn claim(&mut self, rights: Rights<'_>, _surplus: &mut Vec<OwnedFd>) {
-        for raw in rights.iter().filter(|&fd| fd >= 0) {
+    fn room(&self) -> usize {
+        usize::MAX
+    }
+
+    unsafe fn take(&mut self, rights: &Rights<'_>, n: usize) -> bool {
+        if !all_valid(rights, n) {
+            return false;
+        }
+        for raw in rights.iter().take(n) {
             // SAFETY: the caller's contract; each one is closed at once.
             drop(unsafe { adopt(raw) });
         }
+        true
     }
 }
 
