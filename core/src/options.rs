@@ -136,6 +136,21 @@ pub struct Received<F> {
     pub pidfd: Option<OwnedFd>,
 }
 
+impl Received<()> {
+    /// The same message with its descriptors: a receive claims into a
+    /// store that stays where the caller put it, and joins the two at the
+    /// end (one move of the store, none of the rest).
+    #[inline]
+    pub(crate) fn with<F>(self, fds: F) -> Received<F> {
+        Received {
+            bytes: self.bytes,
+            fds,
+            credentials: self.credentials,
+            pidfd: self.pidfd,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

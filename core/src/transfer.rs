@@ -2,7 +2,6 @@
 //! over the codec and the system call layer.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::SocketAddr;
 
@@ -272,13 +271,10 @@ pub fn recv_with<const N: usize>(
     opts: &RecvOptions,
 ) -> Result<Received<FdArray<N>>, Error> {
     let mut space = ControlBuffer::<N>::new();
-    recv_into(
-        sock.as_fd(),
-        bufs,
-        space.as_uninit_mut(),
-        FdArray::<N>::new(),
-        opts,
-    )
+    let raw = sys::recvmsg(sock.as_fd(), bufs, space.as_uninit_mut(), opts.flags())?;
+    // The store is made after the system call, so that the compiler knows
+    // it empty when the claim fills it.
+    finish(raw, FdArray::<N>::new(), opts.cloexec)
 }
 
 /// Receives one message with room for up to `max_fds` descriptors into a
@@ -320,40 +316,16 @@ pub fn recv_vec_with(
     // On the stack and uninitialised: no allocation for the control data.
     let mut space = ControlBuffer::<SCM_MAX_FD>::new();
     let control = &mut space.as_uninit_mut()[..bytes];
-    let sink = BoundedVec {
+    let raw = sys::recvmsg(sock.as_fd(), bufs, control, opts.flags())?;
+    let mut fds = BoundedVec {
         vec: Vec::new(),
         cap: max_fds,
     };
-    let r = recv_into(sock.as_fd(), bufs, control, sink, opts)?;
-    Ok(Received {
-        bytes: r.bytes,
-        fds: r.fds.vec,
-        credentials: r.credentials,
-        pidfd: r.pidfd,
-    })
+    let got = claim(raw, &mut fds, opts.cloexec)?;
+    Ok(got.with(fds.vec))
 }
 
-/// One `recvmsg` into `control`, claiming every descriptor into `sink` (or,
-/// past its capacity, into the error) and classifying truncation.
-#[inline]
-pub(crate) fn recv_into<S: FdStore>(
-    sock: BorrowedFd<'_>,
-    bufs: &mut [IoSliceMut<'_>],
-    control: &mut [MaybeUninit<u8>],
-    sink: S,
-    opts: &RecvOptions,
-) -> Result<Received<S>, Error> {
-    let raw = sys::recvmsg(sock, bufs, control, opts.flags())?;
-    finish(raw, sink, opts.cloexec)
-}
-
-/// Claims every descriptor of one received message into `sink` (past its
-/// capacity, into the error) and classifies truncation: the one place a
-/// single receive and each message of a batch receive are judged.
-///
-/// `cloexec` matters only where the kernel has no `MSG_CMSG_CLOEXEC`: the
-/// flag is then set right after arrival (not atomic against a concurrent
-/// fork + exec).
+/// [`claim`] into `sink`, returned with the message.
 #[inline]
 pub(crate) fn finish<S: FdStore>(
     raw: sys::RawRecv<'_>,
@@ -361,27 +333,44 @@ pub(crate) fn finish<S: FdStore>(
     cloexec: bool,
 ) -> Result<Received<S>, Error> {
     let mut fds = sink;
-    let extras = match raw.control.claim_sole(&mut fds, cloexec) {
+    let got = claim(raw, &mut fds, cloexec)?;
+    Ok(got.with(fds))
+}
+
+/// Claims every descriptor of one received message into `fds` (past its
+/// capacity, into the error) and classifies truncation: the one place a
+/// single receive and each message of a batch receive are judged. On an
+/// error `fds` is left empty: the error owns every descriptor.
+///
+/// `cloexec` matters only where the kernel has no `MSG_CMSG_CLOEXEC`: the
+/// flag is then set right after arrival (not atomic against a concurrent
+/// fork + exec).
+#[inline]
+fn claim<S: FdStore>(
+    raw: sys::RawRecv<'_>,
+    fds: &mut S,
+    cloexec: bool,
+) -> Result<Received<()>, Error> {
+    let extras = match raw.control.claim_sole(fds, cloexec) {
         // The usual message, descriptors alone, all taken.
         Ok(()) => sys::Extras::default(),
         // Anything else (several messages, credentials, a pidfd, more
         // descriptors than room): the whole walk.
         Err(control) => {
             let mut surplus: Vec<OwnedFd> = Vec::new();
-            let extras = control.claim(&mut fds, &mut surplus, cloexec);
+            let extras = control.claim(fds, &mut surplus, cloexec);
             if !surplus.is_empty() {
-                return Err(truncated(raw.flags, raw.bytes, &mut fds, surplus));
+                return Err(truncated(raw.flags, raw.bytes, fds, surplus));
             }
             extras
         }
     };
     if raw.flags & (libc::MSG_CTRUNC | libc::MSG_TRUNC) != 0 {
-        return Err(truncated(raw.flags, raw.bytes, &mut fds, Vec::new()));
+        return Err(truncated(raw.flags, raw.bytes, fds, Vec::new()));
     }
-    // Built once, where the caller wants it.
     Ok(Received {
         bytes: raw.bytes,
-        fds,
+        fds: (),
         credentials: extras.credentials,
         pidfd: extras.pidfd,
     })
