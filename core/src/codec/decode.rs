@@ -30,8 +30,8 @@ pub fn decode_clamped(buf: &[u8], claimed_len: usize) -> Decoder<'_> {
 /// `SCM_RIGHTS` (what a receive of descriptors alone almost always finds);
 /// `None` for anything else, including a malformed header.
 ///
-/// This is that walk, stopped after its second step, so it agrees with it
-/// by construction: a receive can take this message's descriptors at once,
+/// This is that walk, stopped where its second step would begin, so it
+/// agrees with it by construction: a receive can take this message's descriptors at once,
 /// knowing that nothing else in the buffer is left to claim.
 ///
 /// ```
@@ -58,7 +58,7 @@ pub fn sole_rights(buf: &[u8]) -> Option<Rights<'_>> {
     let Some(Ok(first)) = walk.step() else {
         return None;
     };
-    if walk.step().is_some() {
+    if !walk.at_end() {
         return None;
     }
     match first.parse() {
@@ -98,18 +98,27 @@ pub(crate) struct Malformed {
 }
 
 impl<'a> Decoder<'a> {
+    /// No whole header is left to read: the next [`step`](Self::step)
+    /// yields `None`. One comparison, where the offset plus a header runs
+    /// past the buffer (the sentinel `usize::MAX` saturates, so a finished
+    /// walk is at its end too).
+    #[inline]
+    fn at_end(&self) -> bool {
+        self.off.saturating_add(HEADER_SIZE) > self.buf.len()
+    }
+
     /// One step of the walk: the parser itself, which [`Iterator::next`]
     /// forwards to. A malformed header comes back as plain numbers rather
     /// than an [`Error`], so that a caller on a hot path (the claim of a
     /// received message) has nothing to drop.
     #[inline]
     pub(crate) fn step(&mut self) -> Option<Result<Cmsg<'a>, Malformed>> {
-        let start = self.off;
-        let rest = self.buf.get(start..)?;
-        if rest.len() < HEADER_SIZE {
+        if self.at_end() {
             self.off = usize::MAX;
             return None;
         }
+        let start = self.off;
+        let rest = self.buf.get(start..)?;
         let len = read_len(rest);
         if len < HEADER_SIZE {
             self.off = usize::MAX;

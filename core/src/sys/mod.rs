@@ -178,18 +178,47 @@ pub(crate) fn sendmsg(
         control.as_ptr() as *mut MaybeUninit<u8>,
         control.len(),
     );
+    // SAFETY: sendmsg(2) requires `msg` to point to a valid msghdr whose
+    // msg_name (with msg_namelen), msg_iov (msg_iovlen entries, each a
+    // valid readable buffer) and msg_control (msg_controllen readable
+    // bytes, every one written by the encoder) describe live memory for
+    // the duration of the call. All of them borrow from this function's
+    // arguments, which outlive the call; the kernel only reads them.
+    // `sock` is a live descriptor.
+    let ret = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
+    if ret < 0 {
+        // SAFETY: `msg` is the valid msghdr above, its memory still
+        // borrowed.
+        return unsafe { sendmsg_again(sock, &msg, flags) };
+    }
+    Ok(ret as usize)
+}
+
+/// The rare rest of [`sendmsg`], out of line so that the usual call saves
+/// no registers for it: the call failed; the error, or the call again
+/// while it is interrupted (`EINTR`).
+///
+/// # Safety
+///
+/// `msg` must be valid for sendmsg(2) for the whole call, as [`sendmsg`]
+/// builds it: every pointer in it live and readable for its length.
+#[cold]
+#[inline(never)]
+unsafe fn sendmsg_again(
+    sock: BorrowedFd<'_>,
+    msg: &libc::msghdr,
+    flags: libc::c_int,
+) -> io::Result<usize> {
     loop {
-        // SAFETY: sendmsg(2) requires `msg` to point to a valid msghdr whose
-        // msg_name (with msg_namelen), msg_iov (msg_iovlen entries, each a
-        // valid readable buffer) and msg_control (msg_controllen readable
-        // bytes, every one written by the encoder) describe live memory for
-        // the duration of the call. All of them borrow from this function's
-        // arguments, which outlive the call; the kernel only reads them.
-        // `sock` is a live descriptor.
-        let ret = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
-        match cvt(ret) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+        // SAFETY: sendmsg(2) needs a valid msghdr describing live memory:
+        // the caller's contract. `sock` is a live descriptor.
+        let ret = unsafe { libc::sendmsg(sock.as_raw_fd(), msg, flags) };
+        if ret >= 0 {
+            return Ok(ret as usize);
         }
     }
 }
@@ -213,34 +242,62 @@ pub(crate) fn recvmsg<'c>(
     control: &'c mut [MaybeUninit<u8>],
     flags: libc::c_int,
 ) -> io::Result<RawRecv<'c>> {
+    // `IoSliceMut` is ABI compatible with `struct iovec` on Unix.
+    let mut msg = msghdr(
+        None,
+        iov.as_mut_ptr().cast::<libc::iovec>(),
+        iov.len(),
+        control.as_mut_ptr(),
+        control.len(),
+    );
+    // SAFETY: recvmsg(2) requires a valid msghdr whose msg_iov entries
+    // are writable buffers of the stated lengths and whose msg_control
+    // is writable for msg_controllen bytes, all live for the call. They
+    // borrow from `iov` and `control`, exclusively, for this call.
+    // Writing arbitrary bytes is fine: `u8` and `MaybeUninit<u8>` accept
+    // any bit pattern. `sock` is a live descriptor.
+    let ret = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, flags) };
+    let bytes = if ret >= 0 {
+        ret as usize
+    } else {
+        // SAFETY: `msg` is the valid msghdr above, its memory still
+        // borrowed exclusively.
+        unsafe { recvmsg_again(sock, &mut msg, flags)? }
+    };
+    #[allow(clippy::unnecessary_cast)] // socklen_t or size_t by platform
+    let len = msg.msg_controllen as usize;
+    Ok(RawRecv {
+        bytes,
+        flags: msg.msg_flags,
+        control: KernelControl::filled(control, len),
+    })
+}
+
+/// The rare rest of [`recvmsg`], out of line as for [`sendmsg_again`]: the
+/// call failed; the error, or the call again while it is interrupted.
+///
+/// # Safety
+///
+/// `msg` must be valid for recvmsg(2) for the whole call, as [`recvmsg`]
+/// builds it: every pointer in it live and writable for its length, and
+/// nothing else reading that memory meanwhile.
+#[cold]
+#[inline(never)]
+unsafe fn recvmsg_again(
+    sock: BorrowedFd<'_>,
+    msg: &mut libc::msghdr,
+    flags: libc::c_int,
+) -> io::Result<usize> {
     loop {
-        // `IoSliceMut` is ABI compatible with `struct iovec` on Unix.
-        let mut msg = msghdr(
-            None,
-            iov.as_mut_ptr().cast::<libc::iovec>(),
-            iov.len(),
-            control.as_mut_ptr(),
-            control.len(),
-        );
-        // SAFETY: recvmsg(2) requires a valid msghdr whose msg_iov entries
-        // are writable buffers of the stated lengths and whose msg_control
-        // is writable for msg_controllen bytes, all live for the call. They
-        // borrow from `iov` and `control`, exclusively, for this call.
-        // Writing arbitrary bytes is fine: `u8` and `MaybeUninit<u8>` accept
-        // any bit pattern. `sock` is a live descriptor.
-        let ret = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, flags) };
-        match cvt(ret) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-            Ok(bytes) => {
-                #[allow(clippy::unnecessary_cast)] // socklen_t or size_t by platform
-                let len = msg.msg_controllen as usize;
-                return Ok(RawRecv {
-                    bytes,
-                    flags: msg.msg_flags,
-                    control: KernelControl::filled(control, len),
-                });
-            }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+        // SAFETY: recvmsg(2) needs a valid msghdr describing live, writable
+        // memory: the caller's contract. `sock` is a live descriptor.
+        let ret = unsafe { libc::recvmsg(sock.as_raw_fd(), msg, flags) };
+        if ret >= 0 {
+            return Ok(ret as usize);
         }
     }
 }
