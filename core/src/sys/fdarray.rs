@@ -16,14 +16,23 @@ use arrayvec::ArrayVec;
 /// Receive functions fill it in arrival order; it is also a send-side
 /// collector whose [`push`](FdArray::push) hands a descriptor back, inside a
 /// [`CapacityError`], when full.
+// `repr(C)` with the flag first: beside the length, so that a new array
+// is one small store rather than a memset over the uninitialised storage.
+#[repr(C)]
 pub struct FdArray<const N: usize> {
+    /// The numbers are known to ascend by one from the first, so that the
+    /// drop can close them with one `close_range` without looking at them
+    /// again. Set by the claim that filled the array from empty (it saw
+    /// every number), kept by `pop`, cleared by `push`; `false` just means
+    /// the drop looks for itself. See [`set_run`](FdArray::set_run).
+    run: bool,
     fds: ArrayVec<OwnedFd, N>,
 }
 
 impl<const N: usize> Drop for FdArray<N> {
     #[inline]
     fn drop(&mut self) {
-        close_all(&mut self.fds);
+        close_all(&mut self.fds, self.run);
     }
 }
 
@@ -51,6 +60,7 @@ impl<const N: usize> FdArray<N> {
     #[inline]
     pub const fn new() -> Self {
         FdArray {
+            run: false,
             fds: ArrayVec::new_const(),
         }
     }
@@ -88,7 +98,10 @@ impl<const N: usize> FdArray<N> {
     pub fn push(&mut self, fd: OwnedFd) -> Result<(), CapacityError<OwnedFd>> {
         self.fds
             .try_push(fd)
-            .map_err(|e| CapacityError(e.element()))
+            .map_err(|e| CapacityError(e.element()))?;
+        // The new number may continue the run or not: the drop will look.
+        self.run = false;
+        Ok(())
     }
 
     /// Removes and returns the last descriptor.
@@ -135,6 +148,25 @@ impl<const N: usize> FdArray<N> {
     #[inline]
     pub(crate) fn storage(&mut self) -> &mut ArrayVec<OwnedFd, N> {
         &mut self.fds
+    }
+
+    /// Records whether the numbers held ascend by one from the first (a
+    /// pop keeps that true; a push forgets it).
+    ///
+    /// # Safety
+    ///
+    /// When `run` is `true`, the array's numbers must be `first, first + 1,
+    /// ...`: the drop then closes the range from the first to the last with
+    /// one `close_range`, which must not close anybody else's descriptor.
+    #[inline]
+    pub(crate) unsafe fn set_run(&mut self, run: bool) {
+        self.run = run;
+    }
+
+    /// Whether the drop will trust the numbers to be a run.
+    #[cfg(test)]
+    pub(crate) fn known_run(&self) -> bool {
+        self.run
     }
 }
 
@@ -237,26 +269,30 @@ thread_local! {
 /// Closes every descriptor of `fds`: with one `close_range(2)` when their
 /// numbers are contiguous (as the kernel usually installs a message's
 /// descriptors), one `close` each otherwise or where `close_range` is
-/// missing. Leaves `fds` empty.
+/// missing. Leaves `fds` empty. `known_run`: the caller knows them
+/// contiguous ([`FdArray::set_run`]'s contract), so they are not checked.
 #[inline]
-fn close_all<const N: usize>(fds: &mut ArrayVec<OwnedFd, N>) {
+#[cfg_attr(not(linux_like), allow(unused_variables))]
+fn close_all<const N: usize>(fds: &mut ArrayVec<OwnedFd, N>, known_run: bool) {
     #[cfg(linux_like)]
     if fds.len() >= 2 {
         let nums = raw_numbers(fds);
+        let first = nums[0];
         // Owned descriptors have distinct numbers: ascending by one from the
         // first means exactly the range [first, last]. Or-ed differences, no
         // early exit, so that it vectorises.
-        let first = nums[0];
-        let off = nums
-            .iter()
-            .zip(first..)
-            .fold(0, |acc, (&fd, want)| acc | (fd ^ want));
-        if off == 0 {
+        let run = known_run
+            || nums
+                .iter()
+                .zip(first..)
+                .fold(0, |acc, (&fd, want)| acc | (fd ^ want))
+                == 0;
+        if run {
             let last = first + (nums.len() - 1) as RawFd;
             // SAFETY: close_range(2) takes three integers and reads no
             // memory. Every number in [first, last] is a descriptor `fds`
-            // owns (shown above), so closing them all closes nothing of
-            // anyone else's.
+            // owns (shown above, or known by the caller's contract), so
+            // closing them all closes nothing of anyone else's.
             let ret = unsafe {
                 libc::syscall(
                     libc::SYS_close_range,

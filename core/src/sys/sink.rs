@@ -126,23 +126,35 @@ unsafe fn rest_into(rights: &Rights<'_>, from: usize, surplus: &mut Vec<OwnedFd>
     }
 }
 
+/// What a copy of numbers found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Copied {
+    /// A number that cannot be a descriptor: nothing may be counted.
+    Invalid,
+    /// Every number valid, and ascending by one from the first.
+    Run,
+    /// Every number valid, not known to be a run.
+    Valid,
+}
+
 /// Copies the first `n` numbers of `rights` to `dst` and says whether every
-/// one of them can be a descriptor ([`all_valid`]). When not, the slots
-/// written hold nothing the caller may count as initialised.
+/// one of them can be a descriptor ([`all_valid`]) and, for a few, whether
+/// they form a run. On [`Copied::Invalid`] the slots written hold nothing
+/// the caller may count as initialised.
 ///
 /// # Safety
 ///
 /// `n <= rights.len()`; `dst` must be aligned and valid for writes of `n`
-/// `OwnedFd`s; the numbers must be owned as [`FdSink::claim`] requires (the
-/// caller counts them as initialised only on `true`).
+/// `OwnedFd`s; the numbers must be owned as [`FdSink::take`] requires (the
+/// caller counts them as initialised only when valid).
 #[inline]
-unsafe fn copy_valid(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) -> bool {
+unsafe fn copy_valid(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) -> Copied {
     debug_assert!(n <= rights.len());
     // SAFETY: every arm forwards the caller's contract, with `n` as the
     // count (`K = n` for `copy_few`).
     unsafe {
         match n {
-            0 => true,
+            0 => Copied::Valid,
             1 => copy_few::<1>(rights, dst),
             2 => copy_few::<2>(rights, dst),
             3 => copy_few::<3>(rights, dst),
@@ -158,9 +170,9 @@ unsafe fn copy_valid(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) -> bool {
 ///
 /// As [`copy_valid`].
 #[inline]
-unsafe fn copy_many(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) -> bool {
+unsafe fn copy_many(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) -> Copied {
     if !all_valid(rights, n) {
-        return false;
+        return Copied::Invalid;
     }
     // SAFETY: `copy_nonoverlapping` needs `4 * n` readable bytes at the
     // source (the first `n` whole numbers of `rights`) and as many
@@ -175,33 +187,48 @@ unsafe fn copy_many(rights: &Rights<'_>, dst: *mut OwnedFd, n: usize) -> bool {
             n * size_of::<RawFd>(),
         );
     }
-    true
+    // The drop of an array looks for a run itself, vectorised.
+    Copied::Valid
 }
 
 /// [`copy_valid`] for exactly `K` numbers: a loop of a constant count,
 /// which compiles to a few loads and stores where a count known only at
-/// run time becomes a call to memcpy and a separate check.
+/// run time becomes a call to memcpy and a separate check; the run is
+/// checked on the way, for the price of an exclusive or per number, so
+/// that the drop of an array need not walk the numbers again.
 ///
 /// # Safety
 ///
 /// As [`copy_valid`] with `n = K`.
 #[inline(always)]
-unsafe fn copy_few<const K: usize>(rights: &Rights<'_>, dst: *mut OwnedFd) -> bool {
+unsafe fn copy_few<const K: usize>(rights: &Rights<'_>, dst: *mut OwnedFd) -> Copied {
     let at = rights.as_bytes().as_ptr().cast::<RawFd>();
     let dst = dst.cast::<RawFd>();
+    // SAFETY: as below for `i = 0 < K` (`K >= 1`: `copy_valid` calls this
+    // with 1 to 4).
+    let first = unsafe { at.read_unaligned() };
     let mut signs = 0;
+    let mut gaps = 0;
     for i in 0..K {
         // SAFETY: `read_unaligned` needs 4 readable bytes at any alignment:
         // number `i < K <= len()` lies wholly inside `as_bytes()`.
         let fd = unsafe { at.add(i).read_unaligned() };
         signs |= fd;
+        // `i < K <= 4` fits; wrapping only matters for an invalid `first`.
+        gaps |= fd ^ first.wrapping_add(i as RawFd);
         // SAFETY: `write` needs an aligned pointer valid for a write: slot
         // `i < K` of the caller's storage, aligned for `OwnedFd` and so for
         // its `repr(transparent)` `RawFd`. A plain integer is stored; it
         // becomes an `OwnedFd` only if the caller counts it.
         unsafe { dst.add(i).write(fd) };
     }
-    signs >= 0
+    if signs < 0 {
+        Copied::Invalid
+    } else if gaps == 0 {
+        Copied::Run
+    } else {
+        Copied::Valid
+    }
 }
 
 impl<const N: usize> FdStore for FdArray<N> {
@@ -232,14 +259,20 @@ impl<const N: usize> FdSink for FdArray<N> {
         let have = v.len();
         // SAFETY: the spare storage of `v` starts at index `have` and holds
         // `N - have >= n` aligned slots (the caller's `n <= room()`); the
-        // numbers are owned per the caller's contract. On `true` the first
-        // `have + n` slots hold valid descriptors, which `set_len` records.
-        unsafe {
-            if !copy_valid(rights, v.as_mut_ptr().add(have), n) {
+        // numbers are owned per the caller's contract. Unless invalid, the
+        // first `have + n` slots hold valid descriptors, which `set_len`
+        // records.
+        let found = unsafe {
+            let found = copy_valid(rights, v.as_mut_ptr().add(have), n);
+            if found == Copied::Invalid {
                 return false;
             }
             v.set_len(have + n);
-        }
+            found
+        };
+        // SAFETY: `set_run`'s contract: a run only when the array was empty
+        // and the copy saw every number it now holds ascend by one.
+        unsafe { self.set_run(have == 0 && found == Copied::Run) };
         true
     }
 }
@@ -279,7 +312,7 @@ impl FdSink for BoundedVec {
         // `have`; the numbers are owned (as for `FdArray`), and on `true`
         // `set_len` records the `n` slots the copy initialised.
         unsafe {
-            if !copy_valid(rights, self.vec.as_mut_ptr().add(have), n) {
+            if copy_valid(rights, self.vec.as_mut_ptr().add(have), n) == Copied::Invalid {
                 return false;
             }
             self.vec.set_len(have + n);

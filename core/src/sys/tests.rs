@@ -278,6 +278,84 @@ fn dropping_an_fd_array_closes_exactly_its_own() {
     drop(others);
 }
 
+/// The receive's claim of the numbers `nums` (descriptors of the test's
+/// own, given away) into `a`.
+fn claim(a: &mut crate::FdArray<4>, nums: &[RawFd]) {
+    use crate::codec::{decode, encode, ControlMessage, FdList, Message};
+    use crate::sys::FdSink;
+    let mut buf = [0u8; 64];
+    let bytes = encode(&[ControlMessage::Rights(FdList::Raw(nums))], &mut buf).unwrap();
+    let Some(Ok(c)) = decode(bytes).next() else {
+        panic!("{nums:?}: no message");
+    };
+    let Message::Rights(r) = c.parse() else {
+        panic!("{nums:?}: not rights");
+    };
+    // SAFETY: every number is a descriptor the test opened and gives away
+    // here, once.
+    assert!(unsafe { a.take_all(&r) }, "{nums:?} fit and are valid");
+}
+
+/// An empty array after the claim of descriptors opened at `nums`.
+fn claimed(nums: &[RawFd]) -> crate::FdArray<4> {
+    use std::os::fd::IntoRawFd;
+    let raw: Vec<RawFd> = nums.iter().map(|&n| at(n).into_raw_fd()).collect();
+    let mut a = crate::FdArray::<4>::new();
+    claim(&mut a, &raw);
+    a
+}
+
+/// The run a claim records lets the drop close without looking at the
+/// numbers again, so it must hold only while true: recorded for a run
+/// claimed into an empty array (not for numbers that are no run, nor for a
+/// claim into a non-empty array), kept by a pop, forgotten by a push. After
+/// a push past someone else's descriptor, the drop must not close it.
+#[test]
+fn a_claimed_run_is_trusted_only_while_true() {
+    use std::os::fd::IntoRawFd;
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ranges = || CLOSE_RANGES.with(std::cell::Cell::get);
+
+    let other = at(923);
+    let mut a = claimed(&[920, 921, 922]);
+    assert!(a.known_run(), "a claimed run is recorded");
+    a.push(at(924)).unwrap();
+    assert!(!a.known_run(), "a push forgets the run");
+    drop(a);
+    assert!([920, 921, 922, 924].iter().all(|&n| !is_open(n)));
+    assert!(
+        is_open(923),
+        "someone else's descriptor after the run survives"
+    );
+    drop(other);
+
+    let mut a = claimed(&[930, 931, 932]);
+    let popped = a.pop().unwrap();
+    assert!(a.known_run(), "a pop keeps the run");
+    let before = ranges();
+    drop(a);
+    assert!(!is_open(930) && !is_open(931) && is_open(932));
+    #[cfg(linux_like)]
+    assert_eq!(ranges(), before + 1, "one close_range for what is left");
+    drop(popped);
+
+    let other = at(941);
+    let a = claimed(&[940, 942]);
+    assert!(!a.known_run(), "numbers with a gap are no run");
+    drop(a);
+    assert!(is_open(941) && !is_open(940) && !is_open(942));
+    drop(other);
+    assert!(!claimed(&[951, 950]).known_run(), "descending: no run");
+    assert!(!claimed(&[]).known_run(), "nothing claimed: no run");
+
+    let mut a = crate::FdArray::<4>::new();
+    a.push(at(960)).unwrap();
+    claim(&mut a, &[at(961).into_raw_fd(), at(962).into_raw_fd()]);
+    assert!(!a.known_run(), "a claim into a non-empty array: no run");
+    drop(a);
+    assert!((960..=962).all(|n| !is_open(n)));
+}
+
 /// The array's accessors, its iterator from both ends, `Debug` and the
 /// error that hands a descriptor back when it is full.
 #[test]
