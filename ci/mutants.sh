@@ -60,9 +60,9 @@ ci)
     CARGO_PROFILE_DEV_DEBUG=0 CARGO_INCREMENTAL=1 \
     cargo mutants -p inflight --no-shuffle -o "$out/ci" --timeout 10 --jobs 2 \
         -f core/src/codec/decode.rs -f core/src/codec/encode.rs -f core/src/codec/wire.rs \
-        -f core/src/sys/sink.rs -f core/src/sys/mod.rs -f core/src/sys/fdarray.rs \
+        -f core/src/sys/sink.rs -f core/src/sys/control.rs -f core/src/sys/fdarray.rs \
         -f core/src/transfer.rs \
-        --re 'codec/|sys/sink\.rs|KernelControl|close_all|\bfinish\b|\btruncated\b' \
+        --re 'codec/|sys/sink\.rs|sys/control\.rs|close_all|FdArray<N>::push|\bclaim\b|\bfinish\b|\btruncated\b' \
         -- --lib --test codec || true
     outcomes="$out/ci/mutants.out/outcomes.json"
     [ -f "$outcomes" ] || { echo "ci/mutants.sh: no outcomes (did cargo-mutants run?)" >&2; exit 1; }

@@ -2,7 +2,7 @@
 //! numbers are this process's own descriptors, released on purpose).
 
 use super::*;
-use crate::codec::{encode, encode_uninit, ControlMessage, FdList};
+use crate::codec::{encode, encode_uninit, ControlMessage, Credentials, FdList};
 use std::os::fd::{AsFd, FromRawFd, IntoRawFd};
 use std::sync::Mutex;
 
@@ -49,7 +49,7 @@ fn claim_walks_every_message() {
     ];
     let mut buf = [0u8; 256];
     let bytes = encode(&msgs, &mut buf).unwrap();
-    let ctl = KernelControl { buf: bytes };
+    let ctl = KernelControl::received(bytes, 0, 0).control;
     let mut got = crate::FdArray::<8>::new();
     let mut surplus = Vec::new();
     let extras = ctl.claim(&mut got, &mut surplus, true);
@@ -85,7 +85,7 @@ fn claim_hands_the_surplus_back() {
     ];
     let mut buf = [0u8; 128];
     let bytes = encode(&msgs, &mut buf).unwrap();
-    let ctl = KernelControl { buf: bytes };
+    let ctl = KernelControl::received(bytes, 0, 0).control;
     let mut got = crate::FdArray::<3>::new();
     let mut surplus = Vec::new();
     ctl.claim(&mut got, &mut surplus, true);
