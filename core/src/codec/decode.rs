@@ -362,4 +362,43 @@ mod tests {
         );
         assert_eq!(c.data_range, DATA_OFFSET..HEADER_SIZE + 8);
     }
+
+    /// `sole_rights` answers for exactly one `SCM_RIGHTS` message alone:
+    /// not for none, another type, two messages (whatever the second), or
+    /// a malformed header; bytes too few for a second header do not count.
+    #[test]
+    fn sole_rights_only_for_one_rights_message_alone() {
+        use super::super::encode::{encode, ControlMessage, FdList};
+        let rights = |nums: &'static [i32]| ControlMessage::Rights(FdList::Raw(nums));
+        let numbers = |buf: &[u8]| sole_rights(buf).map(|r| r.iter().collect::<Vec<_>>());
+        let mut buf = [0u8; 128];
+        let one = encode(&[rights(&[7, 8, 9])], &mut buf).unwrap().to_vec();
+        assert_eq!(numbers(&one), Some(vec![7, 8, 9]), "one message");
+        let mut short_tail = one.clone();
+        short_tail.extend([0xFF; HEADER_SIZE - 1]);
+        assert_eq!(
+            numbers(&short_tail),
+            Some(vec![7, 8, 9]),
+            "a tail shorter than a header is no message"
+        );
+        let mut buf = [0u8; 128];
+        let two = encode(&[rights(&[7]), rights(&[8])], &mut buf).unwrap();
+        assert_eq!(numbers(two), None, "two messages");
+        let creds = ControlMessage::Other {
+            level: libc::SOL_SOCKET,
+            kind: libc::SCM_CREDENTIALS,
+            data: &[0; 12],
+        };
+        let mut buf = [0u8; 128];
+        let with_creds = encode(&[rights(&[7]), creds], &mut buf).unwrap();
+        assert_eq!(numbers(with_creds), None, "rights, then credentials");
+        let mut buf = [0u8; 128];
+        let creds_only = encode(&[creds], &mut buf).unwrap();
+        assert_eq!(numbers(creds_only), None, "credentials alone");
+        let mut malformed = one.clone();
+        malformed[..super::super::wire::LEN_FIELD]
+            .copy_from_slice(&super::super::wire::len_bytes(HEADER_SIZE - 1));
+        assert_eq!(numbers(&malformed), None, "a malformed header");
+        assert_eq!(numbers(&[]), None, "nothing");
+    }
 }
