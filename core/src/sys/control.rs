@@ -3,8 +3,12 @@
 //! the drop that closes whatever was not claimed.
 
 use std::mem::MaybeUninit;
+#[cfg(not(linux_like))]
+use std::os::fd::BorrowedFd;
 use std::os::fd::OwnedFd;
 
+#[cfg(not(linux_like))]
+use super::set_fd_flags;
 #[cfg(test)]
 use super::RawRecv;
 use super::{adopt, Closer, FdSink};

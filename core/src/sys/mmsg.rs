@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr;
 
-use super::{cvt, msghdr, KernelControl, RawRecv};
+use super::{msghdr, KernelControl, RawRecv};
 
 /// `sendmmsg(2)`: message `i` is `iovs[i]` (one buffer) with the encoded
 /// control bytes `controls[i]`, at most `hdrs.len()` messages. Retried on
@@ -183,5 +183,16 @@ impl Drop for MmsgRecv<'_> {
     fn drop(&mut self) {
         // Each message's KernelControl closes its descriptors when dropped.
         while self.next_message().is_some() {}
+    }
+}
+
+/// A count, or the error `errno` holds when the call returned a negative
+/// number.
+#[inline]
+fn cvt(ret: libc::ssize_t) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
     }
 }

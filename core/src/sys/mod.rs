@@ -9,7 +9,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::codec::{self, space_for};
+use crate::codec::space_for;
 pub(crate) use control::{Extras, KernelControl};
 pub(crate) use fdarray::BoundedVec;
 #[cfg(test)]
@@ -58,15 +58,6 @@ impl<'a> RawAddr<'a> {
             len: addr.len(),
             _marker: std::marker::PhantomData,
         }
-    }
-}
-
-#[inline]
-fn cvt(ret: libc::ssize_t) -> io::Result<usize> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret as usize)
     }
 }
 
@@ -355,7 +346,7 @@ pub(crate) fn get_int_option(sock: BorrowedFd<'_>, opt: libc::c_int) -> io::Resu
 /// `getsockopt(SO_PEERPIDFD)`: a pidfd of the peer, as an owned descriptor.
 #[cfg(linux_like)]
 pub(crate) fn peer_pidfd(sock: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    let raw = get_int_option(sock, codec::SO_PEERPIDFD)?;
+    let raw = get_int_option(sock, crate::codec::SO_PEERPIDFD)?;
     if raw < 0 {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }

@@ -2,7 +2,7 @@
 //! numbers are this process's own descriptors, released on purpose).
 
 use super::*;
-use crate::codec::{encode, encode_uninit, ControlMessage, Credentials, FdList};
+use crate::codec::{self, encode, encode_uninit, ControlMessage, Credentials, FdList};
 use std::os::fd::{AsFd, FromRawFd, IntoRawFd};
 use std::sync::Mutex;
 
