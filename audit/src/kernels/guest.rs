@@ -230,7 +230,9 @@ pub fn run(label: &str, kernel: &Path, image: &Image, qemu: &Qemu) -> anyhow::Re
     Ok(Column {
         label: label.to_string(),
         release: release.unwrap_or_else(|| "unknown".into()),
-        source: kernel.display().to_string(),
+        // The image's file name: an absolute path would tie the report to
+        // the machine that ran it.
+        source: super::file_name(kernel),
         seconds,
         failure: failure.map(|reason| ColumnFailure {
             reason,

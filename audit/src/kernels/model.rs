@@ -116,7 +116,7 @@ pub struct Column {
     pub label: String,
     /// The kernel release (`uname -r` in the guest).
     pub release: String,
-    /// Where the kernel came from (the host, or the image's path).
+    /// Where the kernel came from (the host, or the image's file name).
     pub source: String,
     /// Wall time of the whole column (boot included), in seconds.
     pub seconds: f64,

@@ -278,19 +278,29 @@ fn dropping_an_fd_array_closes_exactly_its_own() {
     drop(others);
 }
 
+/// One `SCM_RIGHTS` message of the numbers `nums`, encoded into `buf`.
+pub(crate) fn encode_numbers<'b>(nums: &[RawFd], buf: &'b mut [u8]) -> &'b [u8] {
+    encode(&[ControlMessage::Rights(FdList::Raw(nums))], buf).unwrap()
+}
+
+/// The numbers of the first message of `bytes`, which must be an
+/// `SCM_RIGHTS` (at any alignment).
+pub(crate) fn rights_of(bytes: &[u8]) -> codec::Rights<'_> {
+    let Some(Ok(c)) = codec::decode(bytes).next() else {
+        panic!("no message in {bytes:?}");
+    };
+    let codec::Message::Rights(r) = c.parse() else {
+        panic!("not rights: {c:?}");
+    };
+    r
+}
+
 /// The receive's claim of the numbers `nums` (descriptors of the test's
 /// own, given away) into `a`.
 fn claim(a: &mut crate::FdArray<4>, nums: &[RawFd]) {
-    use crate::codec::{decode, encode, ControlMessage, FdList, Message};
     use crate::sys::FdSink;
     let mut buf = [0u8; 64];
-    let bytes = encode(&[ControlMessage::Rights(FdList::Raw(nums))], &mut buf).unwrap();
-    let Some(Ok(c)) = decode(bytes).next() else {
-        panic!("{nums:?}: no message");
-    };
-    let Message::Rights(r) = c.parse() else {
-        panic!("{nums:?}: not rights");
-    };
+    let r = rights_of(encode_numbers(nums, &mut buf));
     // SAFETY: every number is a descriptor the test opened and gives away
     // here, once.
     assert!(unsafe { a.take_all(&r) }, "{nums:?} fit and are valid");

@@ -1,7 +1,7 @@
 //! Tests of the sinks: the sign check and the all-or-none claim.
 
 use super::*;
-use crate::codec::{decode, encode, ControlMessage, FdList, Message};
+use crate::sys::tests::{encode_numbers, rights_of};
 
 /// `all_valid` on the numbers of an SCM_RIGHTS message encoded at an
 /// aligned address and copied to an odd one (unaligned reads).
@@ -21,16 +21,11 @@ fn all_valid_finds_any_negative_number() {
     for list in lists {
         let want = list.iter().all(|&fd| fd >= 0);
         let mut buf = [0u8; 128];
-        let bytes = encode(&[ControlMessage::Rights(FdList::Raw(list))], &mut buf).unwrap();
+        let bytes = encode_numbers(list, &mut buf);
         let mut odd = vec![0u8; bytes.len() + 1];
         odd[1..].copy_from_slice(bytes);
         for (at, b) in [("aligned", bytes), ("odd", &odd[1..])] {
-            let Some(Ok(c)) = decode(b).next() else {
-                panic!("{list:?} {at}: no message");
-            };
-            let Message::Rights(r) = c.parse() else {
-                panic!("{list:?} {at}: not rights");
-            };
+            let r = rights_of(b);
             assert_eq!(all_valid(&r, r.len()), want, "{list:?} {at}");
         }
     }
@@ -42,13 +37,7 @@ fn all_valid_finds_any_negative_number() {
 fn claim_into<S: FdStore>(mut sink: S, list: &[RawFd]) -> (Vec<RawFd>, Vec<RawFd>) {
     use std::os::fd::AsRawFd;
     let mut buf = [0u8; 128];
-    let bytes = encode(&[ControlMessage::Rights(FdList::Raw(list))], &mut buf).unwrap();
-    let Some(Ok(c)) = decode(bytes).next() else {
-        panic!("{list:?}: no message");
-    };
-    let Message::Rights(r) = c.parse() else {
-        panic!("{list:?}: not rights");
-    };
+    let r = rights_of(encode_numbers(list, &mut buf));
     let mut surplus = Vec::new();
     // SAFETY: every non-negative number of `list` is a descriptor the
     // test opened and gave away, claimed once, here.
