@@ -31,8 +31,9 @@ pub fn decode_clamped(buf: &[u8], claimed_len: usize) -> Decoder<'_> {
 /// `None` for anything else, including a malformed header.
 ///
 /// This is that walk, stopped where its second step would begin, so it
-/// agrees with it by construction: a receive can take this message's descriptors at once,
-/// knowing that nothing else in the buffer is left to claim.
+/// agrees with it by construction: a receive can take this message's
+/// descriptors at once, knowing that nothing else in the buffer is left to
+/// claim.
 ///
 /// ```
 /// use inflight::codec::{encode, sole_rights, ControlMessage, FdList};
@@ -118,6 +119,8 @@ impl<'a> Decoder<'a> {
             return None;
         }
         let start = self.off;
+        // Never `None` once `at_end` said no (a whole header lies past
+        // `start`); kept as a check rather than an index that could panic.
         let rest = self.buf.get(start..)?;
         let len = read_len(rest);
         if len < HEADER_SIZE {
